@@ -1,0 +1,1 @@
+"""Price estimation for listings."""

@@ -1,0 +1,1 @@
+"""Checks: plan them from the config, run each in isolation, judge, summarise."""

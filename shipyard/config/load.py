@@ -1,0 +1,212 @@
+"""Read and validate `shipyard.yaml`; every problem names the file, the line, the key path and what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from shipyard.config.schema import PipelineConfig
+from shipyard.errors import InputError
+
+CONFIG_FILE = "shipyard.yaml"
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+_BOUNDS = {
+    "greater_than": "a value > {gt}",
+    "greater_than_equal": "a value >= {ge}",
+    "less_than": "a value < {lt}",
+    "less_than_equal": "a value <= {le}",
+    "too_short": "at least {min_length} item(s)",
+    "string_too_short": "a non-empty string",
+    "string_pattern_mismatch": "text matching {pattern}",
+}
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+    line: int | None = None
+
+
+class ConfigError(InputError):
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.source}{f':{i.line}' if i.line else ''}: {i.path or '(top level)'}: {i.message}"
+            for i in self.issues
+        ]
+
+
+def load_config(path: Path) -> PipelineConfig:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read the file: {exc.strerror}")]) from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str) -> PipelineConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(source, [ConfigIssue("", f"invalid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, [ConfigIssue("", "expected a mapping of settings at the top of the file")])
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = [_issue(error, data, root) for error in exc.errors()]
+        raise ConfigError(source, issues) from None
+    problems = [ConfigIssue(p, m, _line(root, _keys(p))) for p, m in cross_reference_problems(config)]
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]]:
+    """Names used in one place that must be defined in another."""
+    for index, rule in enumerate(config.branches):
+        for position, app in enumerate(rule.apps or []):
+            if app not in config.apps:
+                yield f"branches[{index}].apps[{position}]", f"unknown app {app!r}; apps are: {_names(config.apps)}"
+        if rule.environment is not None and rule.environment not in config.environments:
+            yield (
+                f"branches[{index}].environment",
+                f"unknown environment {rule.environment!r}; environments are: {_names(config.environments)}",
+            )
+
+
+def _issue(error: ErrorDetails, data: Any, root: yaml.Node | None) -> ConfigIssue:
+    keys = _data_path(error["loc"], data)
+    path = _format_path(keys)
+    kind = error["type"]
+    if kind == "missing":
+        message = "required key is missing"
+    elif kind == "extra_forbidden":
+        allowed = _allowed_keys(keys[:-1])
+        message = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    elif kind in _EXPECTED:
+        message = f"expected {_EXPECTED[kind]}, got {error['input']!r}"
+    elif kind == "literal_error":
+        message = (
+            f"expected {error.get('ctx', {}).get('expected', 'one of the allowed values')}, got {error['input']!r}"
+        )
+    elif kind in _BOUNDS:
+        message = f"expected {_BOUNDS[kind].format(**error.get('ctx', {}))}, got {error['input']!r}"
+    elif kind == "value_error":
+        message = str(error.get("ctx", {}).get("error", error["msg"]))
+    else:
+        message = f"{_lower_first(error['msg'])}, got {error['input']!r}"
+    return ConfigIssue(path, message, _line(root, keys))
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any) -> list[int | str]:
+    """The loc pydantic reports, minus the union tags and validator names that are not keys in the file."""
+    keys: list[int | str] = []
+    node = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if _has(node, part):
+            node = node[part]
+        elif not (last and isinstance(node, dict)):
+            continue
+        keys.append(part)
+    return keys
+
+
+def _has(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and part < len(node)
+
+
+def _format_path(keys: list[int | str]) -> str:
+    out = ""
+    for key in keys:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out
+
+
+def _keys(path: str) -> list[int | str]:
+    keys: list[int | str] = []
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        keys.append(int(part) if part.isdigit() else part)
+    return keys
+
+
+def _line(root: yaml.Node | None, keys: list[int | str]) -> int | None:
+    node = root
+    line = node.start_mark.line + 1 if node else None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == key), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _allowed_keys(keys: list[int | str]) -> list[str]:
+    """Field names of the model found at this key path, for 'expected one of' help."""
+    node: Any = PipelineConfig
+    for key in keys:
+        if _is_model(node) and isinstance(key, str) and key in node.model_fields:
+            node = _without_none(node.model_fields[key].annotation)
+        elif get_origin(node) in (list, dict):
+            node = _without_none(get_args(node)[-1])
+        else:
+            return []
+    return sorted(node.model_fields) if _is_model(node) else []
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, UnionType):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else annotation
+    return annotation
+
+
+def _names(mapping: dict[str, Any]) -> str:
+    return ", ".join(sorted(mapping)) or "(none)"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

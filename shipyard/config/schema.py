@@ -1,0 +1,167 @@
+"""The pipeline configuration a team keeps in its repository (`shipyard.yaml`)."""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+import cronsim
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ToolchainKind = Literal["python", "node"]
+OnUnavailable = Literal["fail", "warn"]
+
+QUALITY_CHECKS = ("lint", "typecheck", "format", "test")
+_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _relative_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError("expected a path inside the repository (relative, without '..')")
+    return value
+
+
+RepoPath = Annotated[str, Field(min_length=1)]
+
+
+class Coverage(Strict):
+    report: RepoPath = Field(description="Cobertura XML the test command writes, relative to the app folder.")
+    min: float = Field(ge=0, le=100, description="Lowest line coverage, in percent, that passes the check.")
+
+    _report = field_validator("report")(_relative_path)
+
+
+class Check(Strict):
+    command: str = Field(min_length=1, description="Command run in the app folder; no shell, so use `npm run X`.")
+    timeout: float = Field(600, gt=0, description="Seconds before the tool and its children are killed.")
+    required: bool = Field(True, description="A failure of a required check fails the run.")
+    junit: RepoPath | None = Field(None, description="JUnit XML the command writes, relative to the app folder.")
+    coverage: Coverage | None = Field(None, description="Coverage gate read after the command succeeds.")
+    on_unavailable: OnUnavailable | None = Field(
+        None, description="When the tool cannot run: 'fail' blocks like a failure, 'warn' does not block."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"command": value} if isinstance(value, str) else value
+
+
+class App(Strict):
+    path: RepoPath = Field(description="Folder of the app inside the repository.")
+    toolchain: ToolchainKind = Field(description="Language toolchain: 'python' or 'node'.")
+    versions: list[str] = Field(min_length=1, description="Toolchain versions; every check runs once per version.")
+    lockfile: RepoPath = Field(description="Dependency lock file relative to the app folder; keys the install cache.")
+    install: str | None = Field(
+        None, description="Install command; default: pip install -r LOCKFILE into a venv, or npm ci."
+    )
+    inputs: list[RepoPath] = Field(
+        default_factory=list,
+        description="Extra repository paths the checks read (shared config); in the cache key.",
+    )
+    checks: dict[str, Check] = Field(min_length=1, description="Named checks, e.g. lint, typecheck, format, test.")
+
+    _path = field_validator("path")(_relative_path)
+
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, value: list[str]) -> list[str]:
+        for version in value:
+            if not all(part.isdigit() for part in version.split(".")):
+                raise ValueError(f"expected versions like '3.11' or '20', got {version!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("versions must not repeat")
+        return value
+
+
+class LocalTarget(Strict):
+    backend: Literal["local"] = Field(description="Blue-green on this machine behind a local router.")
+    router_port: int = Field(8080, ge=1, le=65535, description="127.0.0.1 port the router listens on.")
+
+
+class KubernetesTarget(Strict):
+    backend: Literal["kubernetes"] = Field(description="Blue-green Deployments switched by a Service selector.")
+    namespace: str = Field(description="Namespace the app's Deployments and Services live in.")
+    context: str | None = Field(None, description="kubeconfig context; default: in-cluster or current context.")
+
+
+class EcsTarget(Strict):
+    backend: Literal["ecs"] = Field(description="Blue-green ECS services behind weighted ALB target groups.")
+    cluster: str = Field(description="ECS cluster name.")
+    region: str = Field(description="AWS region.")
+    endpoint_url: str | None = Field(None, description="AWS endpoint override (a stand-in such as moto).")
+
+
+Target = Annotated[LocalTarget | KubernetesTarget | EcsTarget, Field(discriminator="backend")]
+
+
+class Environment(Strict):
+    target: Target = Field(description="Where releases of this environment run.")
+    approval: bool = Field(False, description="Suspend for an approval before anything touches the environment.")
+    approvers: list[str] = Field(default_factory=list, description="Who may approve (names typed in the form).")
+    allow_self_approval: bool = Field(False, description="May the commit author approve their own change.")
+    approval_timeout_hours: float = Field(24, gt=0, description="An approval not given by then is a rejection.")
+
+    @model_validator(mode="after")
+    def _approvers_when_gated(self) -> Environment:
+        if self.approval and not self.approvers:
+            raise ValueError("approval is on but no approvers are listed")
+        return self
+
+
+class BranchRule(Strict):
+    branch: str = Field(min_length=1, description="Branch name or glob, e.g. 'main' or 'feature/*'.")
+    environment: str | None = Field(None, description="Environment a push deploys to; none means checks only.")
+    apps: list[str] | None = Field(None, description="Apps this rule covers; default all.")
+
+    def matches(self, branch: str) -> bool:
+        return fnmatch.fnmatchcase(branch, self.branch)
+
+
+class Slack(Strict):
+    channel: str = Field(pattern=r"^[#@]?[\w.-]+$", description="Channel to post to, e.g. '#deployments'.")
+    token_env: str = Field("SLACK_BOT_TOKEN", description="Environment variable holding the bot token.")
+
+
+class Notifications(Strict):
+    slack: Slack | None = Field(None, description="Slack notifications; none disables them.")
+
+
+class Nightly(Strict):
+    cron: str = Field("0 2 * * *", description="Cron expression for the nightly suite.")
+    timezone: Literal["UTC"] = Field("UTC", description="Nightly schedules run in UTC.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            cronsim.CronSim(value, _EPOCH)
+        except cronsim.CronSimError as exc:
+            raise ValueError(f"expected a 5-field cron expression like '0 2 * * *': {exc}") from None
+        return value
+
+
+class ChecksPolicy(Strict):
+    parallelism: int = Field(4, ge=1, le=64, description="How many checks run at once.")
+    on_unavailable: OnUnavailable = Field("fail", description="Default for checks whose tool cannot run.")
+
+
+class PipelineConfig(Strict):
+    version: Literal[1] = Field(description="Schema version of this file.")
+    project: str = Field(min_length=1, description="Project name shown in reports and notifications.")
+    apps: dict[str, App] = Field(min_length=1, description="The apps of the repository, by name.")
+    checks: ChecksPolicy = Field(default_factory=ChecksPolicy, description="How checks run and gate.")
+    environments: dict[str, Environment] = Field(default_factory=dict, description="Deploy environments by name.")
+    branches: list[BranchRule] = Field(default_factory=list, description="Branch rules; the first match wins.")
+    notifications: Notifications = Field(default_factory=Notifications, description="Where results are posted.")
+    nightly: Nightly = Field(default_factory=Nightly, description="Schedule of the nightly suite.")
+
+    def rule_for(self, branch: str) -> BranchRule | None:
+        return next((rule for rule in self.branches if rule.matches(branch)), None)

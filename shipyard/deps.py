@@ -1,0 +1,114 @@
+"""Dependency installs, cached on disk by the hash of the lock file, the toolchain and the install command."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard import git
+from shipyard.config.schema import App
+from shipyard.errors import ShipyardError
+from shipyard.runner import CommandResult, run
+from shipyard.toolchains import Toolchain, locked
+
+INSTALL_TIMEOUT = 900
+DONE_MARKER = ".shipyard-complete"
+DEFAULT_INSTALL = {"python": "pip install --no-input -r {lockfile}", "node": "npm ci --no-audit --no-fund"}
+
+# Only these variables reach the tools a repository runs: its code must not see the pipeline's secrets.
+PASSED_ENV = ("HOME", "LANG", "TZ", "TMPDIR", "USER", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+PASSED_PREFIXES = ("LC_", "PIP_", "SSL_CERT_", "npm_config_", "NPM_CONFIG_")
+
+
+class DependencyInstallFailed(ShipyardError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An app's dependencies installed for one toolchain: what a check needs on its PATH."""
+
+    app: str
+    toolchain: Toolchain
+    key: str
+    root: str
+    reused: bool
+
+    @property
+    def node_modules(self) -> Path | None:
+        modules = Path(self.root) / "src" / "node_modules"
+        return modules if self.toolchain.kind == "node" else None
+
+    @property
+    def path_dirs(self) -> tuple[str, ...]:
+        if self.toolchain.kind == "python":
+            return (str(Path(self.root) / "venv" / "bin"), self.toolchain.bin_dir)
+        return (str(Path(self.root) / "src" / "node_modules" / ".bin"), self.toolchain.bin_dir)
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        env = tool_env(base)
+        env["PATH"] = os.pathsep.join([*self.path_dirs, env.get("PATH", "")])
+        if self.toolchain.kind == "python":
+            env["VIRTUAL_ENV"] = str(Path(self.root) / "venv")
+        return env
+
+
+def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    source = dict(os.environ) if base is None else base
+    env = {k: v for k, v in source.items() if k in PASSED_ENV or k.startswith(PASSED_PREFIXES)}
+    env["PATH"] = source.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["CI"] = "true"
+    return env
+
+
+def install_command(app: App) -> str:
+    return app.install or DEFAULT_INSTALL[app.toolchain].format(lockfile=app.lockfile)
+
+
+def cache_key(app: App, lockfile: str, toolchain: Toolchain) -> str:
+    digest = hashlib.sha256()
+    for part in (toolchain.kind, toolchain.full_version, install_command(app), lockfile):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str, store: Path) -> Prepared:
+    lock_path = f"{app.path}/{app.lockfile}"
+    lockfile = git.read_file(workspace, sha, lock_path)
+    if lockfile is None:
+        raise DependencyInstallFailed(f"{name}: lock file {lock_path} is missing at {sha[:12]}")
+    key = cache_key(app, lockfile, toolchain)
+    root = store / toolchain.kind / f"{name}-{key}"
+    prepared = Prepared(name, toolchain, key, str(root), reused=True)
+    with locked(root):
+        if (root / DONE_MARKER).exists():
+            return prepared
+        if root.exists():
+            shutil.rmtree(root)  # a previous install died half-way
+        git.export(workspace, sha, [app.path], root / "export")
+        (root / "export" / app.path).rename(root / "src")
+        shutil.rmtree(root / "export")
+        if toolchain.kind == "python":
+            _must(
+                run(
+                    [str(Path(toolchain.bin_dir) / f"python{toolchain.version}"), "-m", "venv", str(root / "venv")],
+                    timeout=120,
+                ),
+                name,
+                "creating the virtualenv",
+            )
+        command = install_command(app)
+        result = run(
+            ["bash", "-eo", "pipefail", "-c", command], cwd=root / "src", env=prepared.env(), timeout=INSTALL_TIMEOUT
+        )
+        _must(result, name, f"`{command}`")
+        (root / DONE_MARKER).write_text(key)
+    return Prepared(name, toolchain, key, str(root), reused=False)
+
+
+def _must(result: CommandResult, name: str, what: str) -> None:
+    if not result.ok:
+        raise DependencyInstallFailed(f"{name}: {what} failed (exit {result.returncode}):\n{result.tail(20)}")

@@ -1,0 +1,55 @@
+"""The few git operations the pipelines need, all through the one command runner."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from shipyard.errors import InputError
+from shipyard.runner import CommandError, run
+
+GIT_TIMEOUT = 300
+
+
+def git(*args: str, cwd: Path | None = None, what: str = "") -> str:
+    return run(["git", *args], cwd=cwd, timeout=GIT_TIMEOUT, check=True, what=what).stdout
+
+
+def checkout(repo: str, sha: str, dest: Path) -> str:
+    """Clone repo into dest and check out sha; returns the full commit id."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        git("clone", "--quiet", "--no-checkout", repo, str(dest), what=f"cloning {repo}")
+    except CommandError as exc:
+        raise InputError(f"cannot clone repository {repo!r}: {exc.result.stderr.strip()}") from None
+    try:
+        full = git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", cwd=dest).strip()
+    except CommandError:
+        raise InputError(f"commit {sha!r} not found in {repo}") from None
+    git("-c", "advice.detachedHead=false", "checkout", "--quiet", full, cwd=dest, what="checkout")
+    return full
+
+
+def object_id(workspace: Path, sha: str, path: str) -> str:
+    """Content hash of a file or folder at a commit (git's tree/blob id); 'missing' when absent."""
+    result = run(["git", "rev-parse", "--verify", "--quiet", f"{sha}:{path}"], cwd=workspace, timeout=GIT_TIMEOUT)
+    return result.stdout.strip() if result.ok else "missing"
+
+
+def read_file(workspace: Path, ref: str, path: str) -> str | None:
+    result = run(["git", "show", f"{ref}:{path}"], cwd=workspace, timeout=GIT_TIMEOUT)
+    return result.stdout if result.ok else None
+
+
+def export(workspace: Path, sha: str, paths: list[str], dest: Path) -> None:
+    """Write exactly these paths of the commit into dest: a check sees only what its cache key covers."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "export.tar"
+        git("archive", "--format=tar", "-o", str(archive), sha, "--", *paths, cwd=workspace, what="export")
+        with tarfile.open(archive) as tar:
+            tar.extractall(dest, filter="data")

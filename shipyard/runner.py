@@ -1,0 +1,155 @@
+"""The one command runner every external tool goes through.
+
+It enforces the timeout itself (own process group, killed at the limit) because a Prefect task timeout
+cannot stop a blocked subprocess, and it redacts configured secret values from everything it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from shipyard.errors import ShipyardError
+
+KILL_GRACE_SECONDS = 3.0
+MAX_CAPTURE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of stdout and stderr together: what a person reads first on failure."""
+        text = "\n".join(part for part in (self.stdout.rstrip(), self.stderr.rstrip()) if part)
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class CommandError(ShipyardError):
+    """A command failed: shows the command, its exit code and both output streams."""
+
+    def __init__(self, result: CommandResult, what: str = "") -> None:
+        self.result = result
+        reason = "timed out" if result.timed_out else f"exited {result.returncode}"
+        head = f"{what}: " if what else ""
+        super().__init__(
+            f"{head}`{shlex.join(result.argv)}` {reason}\n"
+            f"--- stdout ---\n{_last(result.stdout)}\n--- stderr ---\n{_last(result.stderr)}"
+        )
+
+
+class ToolNotFound(ShipyardError):
+    """The executable is not installed where the command looked for it."""
+
+    def __init__(self, tool: str, path: str) -> None:
+        self.tool = tool
+        super().__init__(f"{tool}: not found on PATH ({path})")
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    secrets: Iterable[str] = (),
+    check: bool = False,
+    what: str = "",
+) -> CommandResult:
+    """Run argv to completion or to the timeout, whichever comes first.
+
+    Output goes to files rather than pipes so that a grandchild holding a pipe open cannot block us
+    after the tool itself has exited.
+    """
+    secrets = tuple(secrets)
+    full_env = dict(env) if env is not None else dict(os.environ)
+    executable = _which(argv[0], full_env.get("PATH", ""))
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [executable, *argv[1:]],
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        _kill_group(proc)
+        result = CommandResult(
+            argv=tuple(redact(a, secrets) for a in argv),
+            returncode=proc.returncode,
+            stdout=redact(_read(out), secrets),
+            stderr=redact(_read(err), secrets),
+            duration=time.monotonic() - started,
+            timed_out=timed_out,
+        )
+    if check and not result.ok:
+        raise CommandError(result, what)
+    return result
+
+
+def _which(tool: str, path: str) -> str:
+    if os.sep in tool:
+        if os.access(tool, os.X_OK):
+            return tool
+        raise ToolNotFound(tool, path)
+    for folder in path.split(os.pathsep):
+        candidate = os.path.join(folder, tool)
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise ToolNotFound(tool, path)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the tool and anything it left behind in its group: TERM, a grace period, then KILL."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILL_GRACE_SECONDS)
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _read(handle: IO[bytes]) -> str:
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - MAX_CAPTURE_BYTES))
+    return handle.read().decode("utf-8", errors="replace")
+
+
+def _last(text: str, lines: int = 30) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"

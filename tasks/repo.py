@@ -1,0 +1,47 @@
+"""Tasks that read the repository: checkout and the pipeline config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.tasks import exponential_backoff
+
+from shipyard import git
+from shipyard.config import CONFIG_FILE, ConfigError, ConfigIssue, PipelineConfig, parse_config
+from shipyard.errors import InputError
+from shipyard.home import Home
+
+
+def _retry_unless_bad_input(task: object, task_run: object, state: object) -> bool:
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except InputError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="checkout",
+    retries=2,
+    retry_delay_seconds=exponential_backoff(2),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_unless_bad_input,
+)
+def checkout(repo: str, sha: str, run_id: str) -> tuple[str, str]:
+    """Clone at the SHA into the run's own workspace; returns (workspace, full sha)."""
+    workspace = Home.from_env().workspace(run_id)
+    full_sha = git.checkout(repo, sha, workspace)
+    return str(workspace), full_sha
+
+
+@task(name="read-config")
+def read_config(workspace: str, ref: str) -> PipelineConfig:
+    """Read shipyard.yaml at ref: for pull requests that is the base branch, never the PR head."""
+    text = git.read_file(Path(workspace), ref, CONFIG_FILE)
+    source = f"{CONFIG_FILE}@{ref[:12]}"
+    if text is None:
+        raise ConfigError(source, [ConfigIssue("", "the file is missing at this commit")])
+    return parse_config(text, source)
