@@ -153,3 +153,20 @@ def _read(handle: IO[bytes]) -> str:
 
 def _last(text: str, lines: int = 30) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"
+
+
+def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a long-lived server in its own session, output to a log file; the caller owns its lifetime."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = dict(env) if env is not None else dict(os.environ)
+    executable = _which(argv[0], full_env.get("PATH", ""))
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [executable, *argv[1:]], env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a spawned server and its children."""
+    _kill_group(proc)

@@ -25,6 +25,7 @@ def _retry_unless_bad_input(task: object, task_run: object, state: object) -> bo
 
 @task(
     name="checkout",
+    task_run_name="checkout {sha:.12}",
     retries=2,
     retry_delay_seconds=exponential_backoff(2),
     retry_jitter_factor=0.5,
@@ -37,7 +38,7 @@ def checkout(repo: str, sha: str, run_id: str) -> tuple[str, str]:
     return str(workspace), full_sha
 
 
-@task(name="read-config")
+@task(name="read-config", task_run_name="read shipyard.yaml")
 def read_config(workspace: str, ref: str) -> PipelineConfig:
     """Read shipyard.yaml at ref: for pull requests that is the base branch, never the PR head."""
     text = git.read_file(Path(workspace), ref, CONFIG_FILE)

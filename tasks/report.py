@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from shipyard.checks.report import Summary, write_junit
 
 
-@task(name="publish-summary")
+@task(name="publish-summary", task_run_name="publish summary")
 def publish_summary(summary: Summary, reports: str, key: str) -> list[str]:
     files = write_junit(summary, Path(reports))
     create_table_artifact(key=f"{key}-table", table=summary.table(), description=summary.headline())

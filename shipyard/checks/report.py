@@ -30,9 +30,12 @@ class Summary:
     def headline(self) -> str:
         counts = ", ".join(f"{self.count(s)} {s.value}" for s in Status if self.count(s))
         if self.passed:
-            return f"all required checks passed ({counts})"
+            others = [f"{r.spec.name} ({r.status.value})" for r in self.results if r.status is not Status.PASSED]
+            if not others:
+                return f"all checks passed ({counts})"
+            return f"no required check blocked ({counts}); did not pass: {', '.join(others)}"
         names = ", ".join(f"{r.spec.name} ({r.status.value}: {r.summary})" for r in self.blocking)
-        return f"{len(self.blocking)} required check(s) did not pass: {names}"
+        return f"{len(self.blocking)} required check(s) did not pass ({counts}): {names}"
 
     def table(self) -> list[dict[str, str]]:
         return [

@@ -56,6 +56,9 @@ class ConfigError(InputError):
         self.issues = issues
         super().__init__("\n".join(self.lines()))
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, list[ConfigIssue]]]:
+        return (ConfigError, (self.source, self.issues))
+
     def lines(self) -> list[str]:
         return [
             f"{self.source}{f':{i.line}' if i.line else ''}: {i.path or '(top level)'}: {i.message}"

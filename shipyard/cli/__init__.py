@@ -1,0 +1,184 @@
+"""The `shipyard` command line. Exit codes: 0 passed, 1 checks failed, 2 bad input, 3 could not run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shipyard.checks.report import ChecksFailed, Summary
+from shipyard.config import ConfigError, load_config
+from shipyard.errors import InputError, ShipyardError
+from shipyard.home import Home
+
+EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
+
+app = typer.Typer(help="Shipyard: CI/CD as Prefect flows.", no_args_is_help=True, pretty_exceptions_enable=False)
+run_app = typer.Typer(help="Run a pipeline now, in this process, with live progress.", no_args_is_help=True)
+config_app = typer.Typer(help="Pipeline configuration (shipyard.yaml).", no_args_is_help=True)
+sample_app = typer.Typer(help="The bundled sample platform.", no_args_is_help=True)
+server_app = typer.Typer(help="A local Prefect server on 127.0.0.1.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(config_app, name="config")
+app.add_typer(sample_app, name="sample")
+app.add_typer(server_app, name="server")
+
+# Wide when piped (CI logs, tests) so table rows and URLs are not folded.
+out = Console(width=None if Console().is_terminal else 200)
+err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 200)
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="Path to shipyard.yaml")]) -> None:
+    """Validate a pipeline config; every problem names the file, line and key."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for line in exc.lines():
+            err.print(line, markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    checks = sum(len(a.checks) * len(a.versions) for a in config.apps.values())
+    out.print(f"{path}: valid ({len(config.apps)} apps, {checks} checks per commit, {len(config.environments)} envs)")
+
+
+@sample_app.command("create")
+def sample_create(
+    dest: Annotated[Path, typer.Argument(help="Empty folder for the new repository")],
+    variant: Annotated[str | None, typer.Option(help="Overlay that breaks the sample on purpose")] = None,
+) -> None:
+    """Commit the sample platform into a new git repository and print the commit SHA."""
+    from shipyard.sample import create_sample_repo
+
+    _guard(lambda: out.print(create_sample_repo(dest, variant)))
+
+
+@server_app.command("up")
+def server_up(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 4200) -> None:
+    """Start a Prefect server on 127.0.0.1 unless one is already answering there."""
+    from deployments.local_server import ensure_server
+
+    log = Home.from_env().root / "prefect-server.log"
+    server = _guard(lambda: ensure_server(port, log))
+    state = "started" if server.process else "already running"
+    out.print(f"Prefect server {state}: UI {server.ui_url}  API {server.api_url}")
+    out.print(f"Use it with: export PREFECT_API_URL={server.api_url}")
+
+
+@run_app.command("pr-checks")
+def run_pr_checks(
+    repo: Annotated[str, typer.Option(help="Repository path or URL")],
+    sha: Annotated[str, typer.Option(help="Commit to check")],
+    config_ref: Annotated[str | None, typer.Option(help="Read shipyard.yaml here (PR base branch)")] = None,
+    app_names: Annotated[list[str] | None, typer.Option("--app", help="Only these apps (repeatable)")] = None,
+    parallelism: Annotated[int | None, typer.Option(help="Checks at once (default: config)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs too")] = False,
+) -> None:
+    """Run the pr-checks flow on one commit and show each check as it runs, passes or fails."""
+    from flows.pr_checks import pr_checks
+
+    parameters = {"repo": repo, "sha": sha, "config_ref": config_ref, "apps": app_names, "parallelism": parallelism}
+    outcome = _run_with_progress(pr_checks, parameters, verbose)
+    if isinstance(outcome, Summary):
+        _print_summary(outcome)
+        raise typer.Exit(EXIT_PASSED)
+    if isinstance(outcome, ChecksFailed):
+        _print_summary(outcome.summary)
+        raise typer.Exit(EXIT_FAILED)
+    _exit_for(outcome)
+
+
+def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> object:
+    from prefect import tags
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_UI_URL
+
+    from shipyard.cli.progress import ProgressWatcher
+
+    if not verbose:
+        _quiet_prefect_console()
+    tag = f"shipyard-cli-{uuid.uuid4().hex[:12]}"
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        with tags(tag):
+            box["state"] = flow(**parameters, return_state=True)
+
+    worker = threading.Thread(target=target, name="flow", daemon=True)
+    worker.start()
+    with get_client(sync_client=True) as client:
+        watcher = ProgressWatcher(client, tag, out)
+        while worker.is_alive():
+            worker.join(0.5)
+            _poll_quietly(watcher)
+        _poll_quietly(watcher)
+    if watcher.flow_run is not None and PREFECT_UI_URL.value():
+        out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
+    state = box.get("state")
+    if state is None:
+        return ShipyardError("the flow did not return a state")
+    return state.result(raise_on_failure=False)
+
+
+def _poll_quietly(watcher: Any) -> None:
+    try:
+        watcher.poll()
+    except Exception as exc:  # progress is a view; never let it break the run
+        if os.environ.get("SHIPYARD_DEBUG"):
+            err.print(f"progress poll failed: {exc}")
+
+
+def _quiet_prefect_console() -> None:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for logger in [logging.getLogger("prefect"), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL)  # failures are shown by the progress lines instead
+
+
+def _print_summary(summary: Summary) -> None:
+    table = Table(title="pr-checks")
+    for column in ("app", "check", "toolchain", "status", "duration", "detail"):
+        table.add_column(column)
+    colours = {"passed": "green", "failed": "red", "unavailable": "yellow", "skipped": "magenta"}
+    for row in summary.table():
+        colour = colours.get(row["status"].split()[0], "white")
+        table.add_row(
+            row["app"], row["check"], row["toolchain"], f"[{colour}]{row['status']}[/]", row["duration"], row["detail"]
+        )
+    out.print(table)
+    for result in summary.blocking:
+        out.rule(f"{result.spec.name}: {result.status.value}: {result.summary}", style="red")
+        if result.tail:
+            out.print(result.tail, markup=False, highlight=False)
+    out.print(("[green]" if summary.passed else "[red]") + summary.headline(), highlight=False, soft_wrap=True)
+
+
+def _exit_for(error: object) -> None:
+    if isinstance(error, ConfigError):
+        for line in error.lines():
+            err.print(line, markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if isinstance(error, InputError):
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    err.print(f"error: could not run: {error}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _guard(action: Any) -> Any:
+    try:
+        return action()
+    except ShipyardError as exc:
+        _exit_for(exc)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deployments.local_server import LocalServer, ensure_server
+from shipyard.errors import ShipyardError
+from tests.capabilities import require
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A real `prefect server` (SQLite) on a free 127.0.0.1 port, with its own PREFECT_HOME."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    try:
+        server = ensure_server(free_port(), home / "server.log", prefect_home=home)
+    except ShipyardError as exc:
+        require(False, f"prefect server: {exc}")
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shipyard_env(prefect_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for running the `shipyard` CLI against the test server, with fresh caches."""
+    client_home = tmp_path_factory.mktemp("prefect-client")
+    return dict(
+        os.environ,
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_UI_URL=prefect_server.ui_url,
+        PREFECT_HOME=str(client_home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        SHIPYARD_HOME=str(tmp_path_factory.mktemp("shipyard-home")),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )

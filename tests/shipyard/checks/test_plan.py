@@ -1,0 +1,46 @@
+from pathlib import Path
+
+from shipyard.checks.plan import check_cache_key, matrix, plan_checks
+from shipyard.config import load_config
+
+SAMPLE = load_config(Path(__file__).parents[3] / "examples" / "platform" / "shipyard.yaml")
+
+
+def content(overrides: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    trees = {"apps/api": "t-api", "apps/web": "t-web", "apps/workers": "t-w", "apps/ml": "t-ml", **(overrides or {})}
+    return lambda path: trees.get(path, "missing")
+
+
+def keys_by_name(**overrides: str) -> dict[str, str]:
+    specs = plan_checks(SAMPLE, matrix(SAMPLE), content(overrides))
+    return {s.name: s.content_key for s in specs}
+
+
+def test_one_check_per_app_check_and_toolchain_version() -> None:
+    specs = plan_checks(SAMPLE, matrix(SAMPLE), content())
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names)) == 4 * 3 + 4 * 2
+    assert "web/test/node18" in names and "web/test/node20" in names and "api/lint/python3.11" in names
+
+
+def test_app_filter() -> None:
+    specs = plan_checks(SAMPLE, matrix(SAMPLE, ["web"]), content())
+    assert {s.app for s in specs} == {"web"} and len(specs) == 8
+
+
+def test_changing_one_app_changes_only_its_keys() -> None:
+    before, after = keys_by_name(), keys_by_name(**{"apps/ml": "t-ml-changed"})
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {f"ml/{c}/python3.11" for c in ("lint", "format", "typecheck", "test")}
+
+
+def test_same_content_at_another_commit_has_the_same_keys() -> None:
+    assert keys_by_name() == keys_by_name()
+
+
+def test_cache_key_includes_toolchain_version_and_dependencies() -> None:
+    spec = plan_checks(SAMPLE, matrix(SAMPLE, ["api"]), content())[0]
+    base = check_cache_key(spec, "3.11.7", "deps-a")
+    assert base == check_cache_key(spec, "3.11.7", "deps-a")
+    assert base != check_cache_key(spec, "3.11.8", "deps-a")
+    assert base != check_cache_key(spec, "3.11.7", "deps-b")

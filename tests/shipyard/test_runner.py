@@ -1,0 +1,70 @@
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.runner import CommandError, ToolNotFound, run
+
+
+def test_captures_exit_code_and_both_streams() -> None:
+    result = run(["bash", "-c", "echo out; echo err >&2; exit 3"], timeout=10)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert not result.ok
+
+
+def test_check_raises_an_error_that_shows_command_code_and_output() -> None:
+    with pytest.raises(CommandError) as caught:
+        run(["bash", "-c", "echo to-stdout; echo to-stderr >&2; exit 4"], timeout=10, check=True, what="demo")
+    message = str(caught.value)
+    for expected in ("demo", "exited 4", "to-stdout", "to-stderr", "bash -c"):
+        assert expected in message
+
+
+def test_missing_tool_is_reported_as_not_found() -> None:
+    with pytest.raises(ToolNotFound, match="no-such-tool-xyz"):
+        run(["no-such-tool-xyz"], timeout=5)
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    """A tool that hangs, with a child that hangs too: both are gone once run() returns."""
+    pid_file = tmp_path / "child.pid"
+    script = f"sleep 300 & echo $! > {pid_file}; sleep 300"
+    started = time.monotonic()
+    result = run(["bash", "-c", script], timeout=1)
+    assert result.timed_out and not result.ok
+    assert time.monotonic() - started < 30
+    child = int(pid_file.read_text())
+    assert not _alive(child)
+
+
+def test_a_tool_that_ignores_sigterm_is_killed() -> None:
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(300)"
+    )
+    result = run([sys.executable, "-c", code], timeout=1)
+    assert result.timed_out
+    assert "up" in result.stdout
+
+
+def test_secrets_are_redacted_from_output_and_argv() -> None:
+    secret = "s3cr3t-token-value"
+    result = run(["bash", "-c", f"echo token={secret}; echo {secret} >&2", secret], timeout=10, secrets=[secret])
+    assert secret not in result.stdout + result.stderr + " ".join(result.argv)
+    assert "token=***" in result.stdout
+
+
+def test_secrets_are_redacted_from_errors() -> None:
+    secret = "another-secret-123"
+    with pytest.raises(CommandError) as caught:
+        run(["bash", "-c", f"echo {secret}; exit 1"], timeout=10, secrets=[secret], check=True)
+    assert secret not in str(caught.value)
+
+
+def _alive(pid: int) -> bool:
+    """A killed process may linger as a zombie until its new parent reaps it; that is not alive."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
