@@ -1,4 +1,4 @@
-"""A Prefect server on 127.0.0.1 for the demo and the tests (SQLite unless PREFECT_API_DATABASE_CONNECTION_URL is set)."""
+"""A Prefect server on 127.0.0.1 for the demo and the tests (SQLite unless the database URL is configured)."""
 
 from __future__ import annotations
 

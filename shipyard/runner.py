@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -32,6 +33,7 @@ class CommandResult:
     stderr: str
     duration: float
     timed_out: bool = False
+    cpu_seconds: float = 0.0  # user + system time of the tool and the children it waited for
 
     @property
     def ok(self) -> bool:
@@ -99,11 +101,8 @@ def run(
             stderr=err,
             start_new_session=True,
         )
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        cpu = _wait(proc, started + timeout)
+        timed_out = cpu is None
         _kill_group(proc)
         result = CommandResult(
             argv=tuple(redact(a, secrets) for a in argv),
@@ -112,10 +111,29 @@ def run(
             stderr=redact(_read(err), secrets),
             duration=time.monotonic() - started,
             timed_out=timed_out,
+            cpu_seconds=cpu or 0.0,
         )
     if check and not result.ok:
         raise CommandError(result, what)
     return result
+
+
+def _wait(proc: subprocess.Popen[bytes], deadline: float) -> float | None:
+    """Reap the tool by the deadline and return its CPU seconds (wait4 gives the rusage Popen.wait drops).
+
+    A pidfd becomes readable when the process exits, so we wake exactly then instead of polling.
+    """
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            return None
+    finally:
+        os.close(pidfd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _which(tool: str, path: str) -> str:
@@ -162,7 +180,11 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
     executable = _which(argv[0], full_env.get("PATH", ""))
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [executable, *argv[1:]], env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            [executable, *argv[1:]],
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
             start_new_session=True,
         )
 

@@ -57,7 +57,7 @@ def _check_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 )
 def run_check(spec: CheckSpec, prepared: deps.Prepared, workspace: str, sha: str) -> CheckResult | State:
     """Passed results are cached by content; failed and unavailable ones end Failed and are never cached."""
-    result = execute(spec, prepared, Path(workspace), sha, Path(workspace).parent / f"{Path(workspace).name}-checks")
+    result = execute(spec, prepared, Path(workspace), sha, Path(f"{workspace}-checks"))
     if result.status is Status.PASSED:
         return result
     name = "Unavailable" if result.status is Status.UNAVAILABLE else "Failed"

@@ -56,6 +56,7 @@ class CheckResult:
     coverage: float | None = None
     tool_junit: str | None = None
     cached: bool = False
+    cpu_seconds: float = 0.0
 
     @property
     def blocking(self) -> bool:
@@ -75,7 +76,16 @@ def judge(
     """The verdict on one run of a check's command (and its coverage report, when it has a gate)."""
 
     def verdict(status: Status, summary: str) -> CheckResult:
-        return CheckResult(spec, status, summary, result.duration, result.tail(TAIL_LINES), coverage, tool_junit)
+        return CheckResult(
+            spec,
+            status,
+            summary,
+            result.duration,
+            result.tail(TAIL_LINES),
+            coverage,
+            tool_junit,
+            cpu_seconds=result.cpu_seconds,
+        )
 
     if result.timed_out:
         return verdict(Status.FAILED, f"timed out after {spec.timeout:g}s")

@@ -48,6 +48,14 @@ def config_check(path: Annotated[Path, typer.Argument(help="Path to shipyard.yam
     out.print(f"{path}: valid ({len(config.apps)} apps, {checks} checks per commit, {len(config.environments)} envs)")
 
 
+@config_app.command("reference")
+def config_reference() -> None:
+    """Print the configuration reference (markdown) generated from the schema."""
+    from shipyard.config.reference import reference_markdown
+
+    print(reference_markdown())
+
+
 @sample_app.command("create")
 def sample_create(
     dest: Annotated[Path, typer.Argument(help="Empty folder for the new repository")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import os
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -28,21 +29,20 @@ def _relative_path(value: str) -> str:
     return value
 
 
-RepoPath = Annotated[str, Field(min_length=1)]
-
-
 class Coverage(Strict):
-    report: RepoPath = Field(description="Cobertura XML the test command writes, relative to the app folder.")
+    report: str = Field(description="Cobertura XML the test command writes, relative to the app folder.")
     min: float = Field(ge=0, le=100, description="Lowest line coverage, in percent, that passes the check.")
 
     _report = field_validator("report")(_relative_path)
 
 
 class Check(Strict):
-    command: str = Field(min_length=1, description="Command run in the app folder; no shell, so use `npm run X`.")
+    command: str = Field(
+        min_length=1, description="Shell command (bash -e -o pipefail) run in the app folder, like a `run:` step."
+    )
     timeout: float = Field(600, gt=0, description="Seconds before the tool and its children are killed.")
     required: bool = Field(True, description="A failure of a required check fails the run.")
-    junit: RepoPath | None = Field(None, description="JUnit XML the command writes, relative to the app folder.")
+    junit: str | None = Field(None, description="JUnit XML the command writes, relative to the app folder.")
     coverage: Coverage | None = Field(None, description="Coverage gate read after the command succeeds.")
     on_unavailable: OnUnavailable | None = Field(
         None, description="When the tool cannot run: 'fail' blocks like a failure, 'warn' does not block."
@@ -55,14 +55,14 @@ class Check(Strict):
 
 
 class App(Strict):
-    path: RepoPath = Field(description="Folder of the app inside the repository.")
+    path: str = Field(description="Folder of the app inside the repository.")
     toolchain: ToolchainKind = Field(description="Language toolchain: 'python' or 'node'.")
     versions: list[str] = Field(min_length=1, description="Toolchain versions; every check runs once per version.")
-    lockfile: RepoPath = Field(description="Dependency lock file relative to the app folder; keys the install cache.")
+    lockfile: str = Field(description="Dependency lock file relative to the app folder; keys the install cache.")
     install: str | None = Field(
         None, description="Install command; default: pip install -r LOCKFILE into a venv, or npm ci."
     )
-    inputs: list[RepoPath] = Field(
+    inputs: list[str] = Field(
         default_factory=list,
         description="Extra repository paths the checks read (shared config); in the cache key.",
     )
@@ -149,8 +149,16 @@ class Nightly(Strict):
 
 
 class ChecksPolicy(Strict):
-    parallelism: int = Field(4, ge=1, le=64, description="How many checks run at once.")
+    parallelism: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="How many checks run at once; default: one per CPU core (more only adds contention).",
+    )
     on_unavailable: OnUnavailable = Field("fail", description="Default for checks whose tool cannot run.")
+
+    def workers(self, override: int | None = None) -> int:
+        return override or self.parallelism or os.cpu_count() or 1
 
 
 class PipelineConfig(Strict):

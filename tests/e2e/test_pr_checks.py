@@ -115,7 +115,7 @@ def test_a_change_to_one_app_reruns_only_that_app(
     shipyard_env: dict[str, str], sample: tuple[Path, str], first_run: CliRun, tmp_path: Path
 ) -> None:
     assert first_run.code == 0, first_run.output
-    repo, sha = sample
+    repo, _ = sample
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
     (clone / "apps" / "ml" / "ml" / "__init__.py").write_text('"""Price estimation for listings (v2)."""\n')

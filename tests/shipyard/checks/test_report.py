@@ -26,7 +26,10 @@ def test_unavailable_is_never_shown_as_passed() -> None:
     summary = Summary((result(Status.UNAVAILABLE, on_unavailable="warn"),))
     assert summary.passed  # configured not to block...
     assert summary.table()[0]["status"] == "unavailable"  # ...but never reported as passed
-    assert summary.headline() == "no required check blocked (1 unavailable); did not pass: api/test/python3.11 (unavailable)"
+    assert (
+        summary.headline()
+        == "no required check blocked (1 unavailable); did not pass: api/test/python3.11 (unavailable)"
+    )
     assert "unavailable" in summary.markdown()
 
 

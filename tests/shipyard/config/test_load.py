@@ -113,5 +113,5 @@ def test_top_level_must_be_a_mapping() -> None:
 
 
 def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="missing.yaml: .*cannot read"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: .*cannot read"):
         load_config(tmp_path / "missing.yaml")

@@ -1,0 +1,48 @@
+# Two commands work on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 4200
+DEMO_REPO ?= .shipyard/demo/sample-platform
+API_URL := http://127.0.0.1:$(PORT)/api
+PYTEST_ARGS ?=
+
+export PREFECT_SERVER_ANALYTICS_ENABLED = false
+
+.PHONY: install demo test lint unit e2e bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## demo: start a local Prefect server (SQLite) if none runs, then run pr-checks on the sample platform
+demo: install
+	$(BIN)/shipyard server up --port $(PORT)
+	rm -rf $(DEMO_REPO) && mkdir -p $(DEMO_REPO)
+	@sha=$$($(BIN)/shipyard sample create $(DEMO_REPO)) && \
+	  echo "Sample platform committed at $$sha in $(DEMO_REPO)" && \
+	  PREFECT_API_URL=$(API_URL) $(BIN)/shipyard run pr-checks --repo $(DEMO_REPO) --sha $$sha
+	@echo "See the run in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
+
+## test: lint, type-check and the whole test suite (slow end-to-end tests included)
+test: install lint
+	$(BIN)/pytest -ra $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/pytest -ra -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/pr_checks_cache.py
+	$(BIN)/python bench/pr_checks_parallel.py
+
+clean:
+	rm -rf $(VENV) .shipyard .mypy_cache .ruff_cache .pytest_cache
