@@ -1,0 +1,35 @@
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml"
+
+
+def shipyard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_config_check_accepts_the_sample() -> None:
+    done = shipyard("config", "check", str(SAMPLE))
+    assert done.returncode == 0, done.stderr
+    assert "valid (4 apps, 20 checks per commit, 3 envs)" in done.stdout
+
+
+def test_config_check_exits_2_and_names_file_line_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "shipyard.yaml"
+    bad.write_text(
+        SAMPLE.read_text().replace("min: 75}", "min: 175}").replace('cron: "0 2 * * *"', 'cron: "61 2 * * *"')
+    )
+    done = shipyard("config", "check", str(bad))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert any(
+        line.startswith(f"{bad}:") and "apps.ml.checks.test.coverage.min: expected a value <= 100" in line
+        for line in lines
+    ), lines
+    assert any("nightly.cron: expected a 5-field cron expression" in line for line in lines), lines
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    done = shipyard("config", "check", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2 and "cannot read the file" in done.stderr
