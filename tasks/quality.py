@@ -10,7 +10,6 @@ from prefect import task
 from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from prefect.states import Failed
-from prefect.tasks import exponential_backoff
 
 from shipyard import deps, toolchains
 from shipyard.checks.execute import execute
@@ -18,25 +17,15 @@ from shipyard.checks.model import CheckResult, CheckSpec, Status
 from shipyard.checks.plan import MatrixEntry, check_cache_key
 from shipyard.config.schema import App
 from shipyard.home import Home
-
-
-def _retry_install(task: object, task_run: object, state: Any) -> bool:
-    """A missing toolchain stays missing; a failed install (network, registry) may pass next time."""
-    try:
-        state.result()
-    except toolchains.ToolchainUnavailable:
-        return False
-    except Exception:
-        return True
-    return False
+from tasks.policy import BACKOFF, JITTER, retry_unless
 
 
 @task(
     task_run_name="prepare {entry.app} ({entry.toolchain})",
     retries=2,
-    retry_delay_seconds=exponential_backoff(5),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_install,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=retry_unless(toolchains.ToolchainUnavailable),  # a missing toolchain stays missing
 )
 def prepare(entry: MatrixEntry, app: App, workspace: str, sha: str) -> deps.Prepared:
     home = Home.from_env()

@@ -5,31 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
-from prefect.tasks import exponential_backoff
 
 from shipyard import git
 from shipyard.config import CONFIG_FILE, ConfigError, ConfigIssue, PipelineConfig, parse_config
 from shipyard.errors import InputError
 from shipyard.home import Home
-
-
-def _retry_unless_bad_input(task: object, task_run: object, state: object) -> bool:
-    try:
-        state.result()  # type: ignore[attr-defined]
-    except InputError:
-        return False
-    except Exception:
-        return True
-    return False
+from tasks.policy import BACKOFF, JITTER, retry_unless
 
 
 @task(
     name="checkout",
     task_run_name="checkout {sha:.12}",
     retries=2,
-    retry_delay_seconds=exponential_backoff(2),
-    retry_jitter_factor=0.5,
-    retry_condition_fn=_retry_unless_bad_input,
+    retry_delay_seconds=BACKOFF,
+    retry_jitter_factor=JITTER,
+    retry_condition_fn=retry_unless(InputError),
 )
 def checkout(repo: str, sha: str, run_id: str) -> tuple[str, str]:
     """Clone at the SHA into the run's own workspace; returns (workspace, full sha)."""

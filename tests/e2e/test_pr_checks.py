@@ -185,3 +185,20 @@ def test_a_missing_tool_is_unavailable_never_passed(
     )
     assert "3 passed, 1 unavailable" in run.output
     assert "all checks passed" not in run.output
+
+
+def test_a_failed_install_is_retried_then_its_checks_are_skipped(shipyard_env: dict[str, str], tmp_path: Path) -> None:
+    require_tools("git", "python3.11")
+    repo = tmp_path / "repo"
+    create_sample_repo(repo)
+    lock = repo / "apps" / "workers" / "requirements.lock"
+    lock.write_text(lock.read_text() + "shipyard-no-such-package-xyz==0.0.1\n")
+    sha = commit_all(repo, "lock a package that does not exist")
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers")
+    assert run.code == 1, run.output
+    assert "4 skipped" in run.output
+    assert "dependencies could not be installed" in run.output and "shipyard-no-such-package-xyz" in run.output
+    assert run.flow_run_id is not None
+    _, task_runs = read_run(shipyard_env, run.flow_run_id)
+    prepare = next(t for t in task_runs if t.name.startswith("prepare workers"))
+    assert prepare.run_count == 3  # two retries: a registry hiccup could have passed on the next try

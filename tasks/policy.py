@@ -1,0 +1,28 @@
+"""Retry policy shared by tasks: retry what may pass next time, never what will fail the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from prefect.tasks import exponential_backoff
+
+RetryCondition = Callable[[Any, Any, Any], bool]
+
+BACKOFF = exponential_backoff(backoff_factor=3)
+JITTER = 0.5
+
+
+def retry_unless(*final: type[BaseException]) -> RetryCondition:
+    """A retry_condition_fn: retry a failure unless its exception is one of `final` (bad input, missing tool)."""
+
+    def should_retry(task: Any, task_run: Any, state: Any) -> bool:
+        try:
+            state.result()
+        except final:
+            return False
+        except Exception:
+            return True
+        return False
+
+    return should_retry
