@@ -1,0 +1,369 @@
+"""Table tests of every transition of the rollout decision, and crash-and-resume simulations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shipyard.release.rollout import (
+    Analysis,
+    Capabilities,
+    Check,
+    Decision,
+    Health,
+    Observed,
+    RolloutSpec,
+    Step,
+    decide,
+    plan_steps,
+)
+
+T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+SPEC = RolloutSpec()
+GOOD = Analysis(samples=100, error_rate=0.0, p95_ms=40)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+BASE = Observed(
+    has_stable=True,
+    stable_running=True,
+    candidate_running=True,
+    candidate_started_at=T0,
+    health=Health.HEALTHY,
+    weight=0,
+    weight_since=None,
+    analysis=None,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "observed", "now", "step", "reason", "weight"),
+    [
+        (
+            "nothing started",
+            replace(BASE, candidate_running=False, candidate_started_at=None, health=Health.UNKNOWN),
+            at(0),
+            Step.START_CANDIDATE,
+            "not running",
+            None,
+        ),
+        ("starting", replace(BASE, health=Health.UNKNOWN), at(5), Step.WAIT, "/ready", None),
+        ("not ready but within limit", replace(BASE, health=Health.UNHEALTHY), at(119), Step.WAIT, "/ready", None),
+        (
+            "never ready",
+            replace(BASE, health=Health.UNHEALTHY),
+            at(120),
+            Step.STOP_CANDIDATE,
+            "not ready after 120 s (limit 120 s)",
+            None,
+        ),
+        ("healthy, no smoke yet", BASE, at(10), Step.SMOKE_PREVIEW, "preview", None),
+        (
+            "preview smoke failed",
+            replace(BASE, preview_smoke=Check.FAILED),
+            at(10),
+            Step.STOP_CANDIDATE,
+            "smoke tests failed on the candidate's preview",
+            None,
+        ),
+        ("preview smoke passed", replace(BASE, preview_smoke=Check.PASSED), at(10), Step.SHIFT, "0% -> 10%", 10),
+        (
+            "pausing at 10",
+            replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=GOOD),
+            at(20),
+            Step.WAIT,
+            "20 s of the pause left",
+            None,
+        ),
+        (
+            "too few samples",
+            replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=Analysis(5, 0.0, 10)),
+            at(60),
+            Step.WAIT,
+            "5 of 20 requests",
+            None,
+        ),
+        (
+            "10 analysed",
+            replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=GOOD),
+            at(40),
+            Step.SHIFT,
+            "10% -> 50%",
+            50,
+        ),
+        (
+            "errors at 10",
+            replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=Analysis(40, 0.25, 30)),
+            at(15),
+            Step.ROLL_BACK,
+            "error rate 25.0% > 1.0% at 10% (40 requests)",
+            0,
+        ),
+        (
+            "slow at 50",
+            replace(BASE, preview_smoke=Check.PASSED, weight=50, weight_since=at(10), analysis=Analysis(40, 0.0, 900)),
+            at(45),
+            Step.ROLL_BACK,
+            "p95 latency 900 ms",
+            0,
+        ),
+        (
+            "unhealthy at 50",
+            replace(BASE, preview_smoke=Check.PASSED, weight=50, weight_since=at(10), health=Health.UNHEALTHY),
+            at(15),
+            Step.ROLL_BACK,
+            "became unhealthy",
+            0,
+        ),
+        (
+            "candidate died at 50",
+            replace(BASE, preview_smoke=Check.PASSED, weight=50, candidate_running=False),
+            at(15),
+            Step.ROLL_BACK,
+            "candidate stopped while serving 50%",
+            0,
+        ),
+        (
+            "stable died too",
+            replace(BASE, preview_smoke=Check.PASSED, weight=50, stable_running=False, analysis=Analysis(40, 0.5, 10)),
+            at(15),
+            Step.START_STABLE,
+            "restart the stable colour",
+            None,
+        ),
+        (
+            "100 analysed",
+            replace(BASE, preview_smoke=Check.PASSED, weight=100, weight_since=at(10), analysis=GOOD),
+            at(40),
+            Step.SMOKE_FINAL,
+            "through the router",
+            None,
+        ),
+        (
+            "final smoke failed",
+            replace(
+                BASE,
+                preview_smoke=Check.PASSED,
+                weight=100,
+                weight_since=at(10),
+                analysis=GOOD,
+                final_smoke=Check.FAILED,
+            ),
+            at(40),
+            Step.ROLL_BACK,
+            "smoke tests failed through the router",
+            0,
+        ),
+        (
+            "ready to promote",
+            replace(
+                BASE,
+                preview_smoke=Check.PASSED,
+                weight=100,
+                weight_since=at(10),
+                analysis=GOOD,
+                final_smoke=Check.PASSED,
+            ),
+            at(40),
+            Step.PROMOTE,
+            "passed",
+            None,
+        ),
+        ("old colour kept", replace(BASE, weight=100, promoted_at=at(40)), at(50), Step.WAIT, "20 s left", None),
+        (
+            "old colour scaled down",
+            replace(BASE, weight=100, promoted_at=at(40)),
+            at(70),
+            Step.SCALE_DOWN_OLD,
+            "stop the old colour",
+            None,
+        ),
+        (
+            "done",
+            replace(BASE, weight=100, promoted_at=at(40), stable_running=False),
+            at(80),
+            Step.DONE,
+            "promoted",
+            None,
+        ),
+        (
+            "operator abort at 50",
+            replace(BASE, weight=50, abort_reason="aborted by dana: wrong build"),
+            at(20),
+            Step.ROLL_BACK,
+            "aborted by dana",
+            0,
+        ),
+        (
+            "rolled back, candidate still up",
+            replace(BASE, weight=0, abort_reason="x"),
+            at(20),
+            Step.STOP_CANDIDATE,
+            "stop the candidate",
+            None,
+        ),
+        (
+            "rolled back",
+            replace(BASE, weight=0, candidate_running=False, abort_reason="x"),
+            at(20),
+            Step.FAILED,
+            "rolled back: x",
+            None,
+        ),
+        (
+            "abort after promotion is not this machine's",
+            replace(BASE, weight=100, promoted_at=at(40), stable_running=False, abort_reason="late"),
+            at(90),
+            Step.DONE,
+            "promoted",
+            None,
+        ),
+    ],
+)
+def test_decide(name: str, observed: Observed, now: datetime, step: Step, reason: str, weight: int | None) -> None:
+    decision = decide(observed, SPEC, now)
+    assert decision.step is step, (name, decision)
+    assert reason in decision.reason, (name, decision)
+    assert decision.weight == weight, (name, decision)
+
+
+def test_decide_is_idempotent() -> None:
+    observed = replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=GOOD)
+    assert decide(observed, SPEC, at(40)) == decide(observed, SPEC, at(40))
+
+
+@pytest.mark.parametrize(
+    ("steps", "capabilities", "has_stable", "planned", "note"),
+    [
+        ((10, 50, 100), Capabilities(weighted=True), True, (10, 50, 100), ""),
+        ((10, 50), Capabilities(weighted=True), True, (10, 50, 100), ""),
+        ((50, 10, 200, 0), Capabilities(weighted=True), True, (10, 50, 100), ""),
+        ((10, 50, 100), Capabilities(weighted=False), True, (100,), "all-or-nothing: steps 10% -> 50% -> 100%"),
+        ((10, 50, 100), Capabilities(weighted=True), False, (100,), "first release"),
+    ],
+)
+def test_plan_steps(
+    steps: tuple[int, ...], capabilities: Capabilities, has_stable: bool, planned: tuple[int, ...], note: str
+) -> None:
+    got, why = plan_steps(RolloutSpec(steps=steps), capabilities, has_stable)
+    assert got == planned and note in why
+
+
+def test_all_or_nothing_backend_switches_straight_to_100() -> None:
+    observed = replace(BASE, preview_smoke=Check.PASSED)
+    assert decide(observed, SPEC, at(10), Capabilities(weighted=False)).weight == 100
+
+
+# --- simulation: a fake world that applies decisions; the engine may "crash" after any action ---------------------
+
+
+@dataclass
+class World:
+    o: Observed
+    now: datetime
+    ready_after: float | None = 5.0  # seconds after start; None: never ready
+    error_rate_from: int | None = None  # candidate weight at which it starts failing requests
+    smoke_ok: bool = True
+    lose_records: bool = False  # crash after the action, before its ledger record
+
+    def observe(self) -> Observed:
+        o = self.o
+        if o.candidate_running and o.health is not Health.HEALTHY and o.candidate_started_at is not None:
+            ready = self.ready_after is not None and self.now - o.candidate_started_at >= timedelta(
+                seconds=self.ready_after
+            )
+            o = replace(o, health=Health.HEALTHY if ready else Health.UNHEALTHY)
+        if o.weight > 0 and o.weight_since is not None:
+            samples = int((self.now - o.weight_since).total_seconds() * 4)
+            failing = self.error_rate_from is not None and o.weight >= self.error_rate_from
+            o = replace(o, analysis=Analysis(samples, 0.3 if failing and samples else 0.0, 30.0))
+        self.o = o
+        return o
+
+    def apply(self, d: Decision) -> None:
+        o, keep = self.o, not self.lose_records
+        if d.step is Step.START_CANDIDATE:
+            o = replace(
+                o,
+                candidate_running=True,
+                health=Health.UNKNOWN,
+                candidate_started_at=o.candidate_started_at or self.now,
+            )
+        elif d.step is Step.START_STABLE:
+            o = replace(o, stable_running=True)
+        elif d.step is Step.SMOKE_PREVIEW and keep:
+            o = replace(o, preview_smoke=Check.PASSED if self.smoke_ok else Check.FAILED)
+        elif d.step is Step.SHIFT:
+            assert d.weight is not None
+            o = replace(o, weight=d.weight, weight_since=self.now if keep else None, analysis=None)
+        elif d.step is Step.RECORD_WEIGHT and keep:
+            o = replace(o, weight_since=self.now)
+        elif d.step is Step.SMOKE_FINAL and keep:
+            o = replace(o, final_smoke=Check.PASSED)
+        elif d.step is Step.PROMOTE:
+            o = replace(o, promoted_at=self.now)  # the promotion is the ledger record itself
+        elif d.step is Step.SCALE_DOWN_OLD:
+            o = replace(o, stable_running=False)
+        elif d.step is Step.ROLL_BACK:
+            o = replace(o, weight=0, abort_reason=o.abort_reason or d.reason.removeprefix("roll back: "))
+        elif d.step is Step.STOP_CANDIDATE:
+            o = replace(o, candidate_running=False, abort_reason=o.abort_reason or d.reason)
+        self.o = o
+        self.now += timedelta(seconds=5)
+
+
+def run(world: World, crash_every: int = 0, limit: int = 500) -> tuple[Decision, list[Step]]:
+    taken: list[Step] = []
+    for i in range(limit):
+        if crash_every and i % crash_every == crash_every - 1:
+            world.lose_records = True  # this action lands, its record does not, and the engine restarts
+        decision = decide(world.observe(), SPEC, world.now)
+        taken.append(decision.step)
+        assert world.o.stable_running or world.o.candidate_running, "both colours stopped"
+        if decision.terminal:
+            return decision, taken
+        world.apply(decision)
+        world.lose_records = False
+    raise AssertionError(f"no end after {limit} steps: {taken[-10:]}")
+
+
+def fresh(**kwargs: object) -> World:
+    start = replace(BASE, candidate_running=False, candidate_started_at=None, health=Health.UNKNOWN)
+    return World(start, T0, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("crash_every", [0, 2, 3, 5, 7])  # every 2nd action loses its ledger record, ...
+def test_good_release_ends_promoted_at_100_whatever_crashes(crash_every: int) -> None:
+    world = fresh()
+    final, taken = run(world, crash_every)
+    assert final.step is Step.DONE
+    assert world.o.weight == 100 and world.o.candidate_running and not world.o.stable_running
+    assert taken.count(Step.SHIFT) >= 3 and Step.ROLL_BACK not in taken
+
+
+@pytest.mark.parametrize("crash_every", [0, 2, 3])
+def test_release_failing_at_10_percent_is_rolled_back(crash_every: int) -> None:
+    world = fresh(error_rate_from=10)
+    final, taken = run(world, crash_every)
+    assert final.step is Step.FAILED and "error rate" in final.reason
+    assert world.o.weight == 0 and world.o.stable_running and not world.o.candidate_running
+    assert taken.count(Step.SHIFT) == 1  # 0% -> 10%, never further
+
+
+@pytest.mark.parametrize("crash_every", [0, 2, 3])
+def test_release_never_ready_gets_no_traffic_and_is_stopped(crash_every: int) -> None:
+    world = fresh(ready_after=None)
+    final, taken = run(world, crash_every)
+    assert final.step is Step.FAILED and "not ready after" in final.reason
+    assert Step.SHIFT not in taken and world.o.weight == 0 and world.o.stable_running
+
+
+def test_failed_preview_smoke_gets_no_traffic() -> None:
+    world = fresh(smoke_ok=False)
+    final, taken = run(world)
+    assert final.step is Step.FAILED and "smoke" in final.reason and Step.SHIFT not in taken
