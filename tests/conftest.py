@@ -45,3 +45,36 @@ def shipyard_env(prefect_server: LocalServer, tmp_path_factory: pytest.TempPathF
         SHIPYARD_HOME=str(tmp_path_factory.mktemp("shipyard-home")),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the session (URL of its `postgres` database)."""
+    from shipyard.postgres import PostgresUnavailable, temporary_postgres
+
+    try:
+        with temporary_postgres() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        require(False, f"PostgreSQL: {exc}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,0 +1,5 @@
+"""The release ledger: every state change of every release, append-only, with who and why."""
+
+from shipyard.ledger.store import EventKind, Ledger, ReleaseView
+
+__all__ = ["EventKind", "Ledger", "ReleaseView"]

@@ -1,0 +1,56 @@
+"""Tables of the ledger. Events are append-only; 'current' and 'previous stable' are derived from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EnvironmentRow(Base):
+    __tablename__ = "environments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReleaseRow(Base):
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_environment_app", "environment_id", "app"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    app: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    sha: Mapped[str] = mapped_column(String(64))
+    artifact: Mapped[str] = mapped_column(Text)  # image digest or artifact path
+    colour: Mapped[str] = mapped_column(String(10))
+    schema_revision: Mapped[str | None] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    environment: Mapped[EnvironmentRow] = relationship()
+
+
+class EventRow(Base):
+    __tablename__ = "release_events"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_release_events_idempotency_key"),
+        Index("ix_release_events_release", "release_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    weight: Mapped[int | None]
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

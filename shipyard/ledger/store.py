@@ -1,0 +1,288 @@
+"""Reading and appending to the ledger. Each call is one transaction: a crash between two calls leaves the ledger
+saying exactly which steps of a release happened."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.errors import InputError
+from shipyard.home import Home
+from shipyard.ledger.models import EnvironmentRow, EventRow, ReleaseRow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class EventKind(StrEnum):
+    STARTED = "started"
+    HEALTHY = "healthy"
+    SMOKE_PASSED = "smoke-passed"
+    SMOKE_FAILED = "smoke-failed"
+    SHIFTED = "shifted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PROMOTED = "promoted"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+    RESTORED = "restored"  # put back at 100% by an emergency rollback
+    SCALED_DOWN = "scaled-down"
+    NOTE = "note"
+
+
+SERVING = (EventKind.PROMOTED, EventKind.RESTORED)
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    id: int
+    environment: str
+    app: str
+    version: str
+    sha: str
+    artifact: str
+    colour: str
+    schema_revision: str | None
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    release_id: int
+    kind: EventKind
+    weight: int | None
+    actor: str
+    reason: str
+    details: dict[str, Any]
+    at: datetime
+
+
+def default_url() -> str:
+    return os.environ.get("SHIPYARD_LEDGER_URL") or f"sqlite:///{Home.from_env().root / 'ledger.db'}"
+
+
+class Ledger:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_url()
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic); safe to run on every start."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def start_release(
+        self,
+        environment: str,
+        app: str,
+        version: str,
+        sha: str,
+        artifact: str,
+        colour: str,
+        actor: str,
+        schema_revision: str | None = None,
+        reason: str = "",
+    ) -> ReleaseView:
+        """Create the release and its 'started' event together, or neither."""
+        now = _now()
+        with self._sessions.begin() as session:
+            env = self._environment(session, environment, now)
+            row = ReleaseRow(
+                environment_id=env.id,
+                app=app,
+                version=version,
+                sha=sha,
+                artifact=artifact,
+                colour=colour,
+                schema_revision=schema_revision,
+                created_by=actor,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            session.add(_event(row.id, EventKind.STARTED, actor, reason, None, {}, None, now))
+            return _release_view(row, environment)
+
+    def record(
+        self,
+        release_id: int,
+        kind: EventKind,
+        actor: str,
+        reason: str = "",
+        weight: int | None = None,
+        details: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> EventView:
+        """Append one event; with an idempotency key, a repeat returns the first event instead of adding one."""
+        if idempotency_key is not None:
+            existing = self._by_key(idempotency_key)
+            if existing is not None:
+                return existing
+        try:
+            with self._sessions.begin() as session:
+                if session.get(ReleaseRow, release_id) is None:
+                    raise InputError(f"no release with id {release_id} in the ledger")
+                row = _event(release_id, kind, actor, reason, weight, details or {}, idempotency_key, _now())
+                session.add(row)
+                session.flush()
+                return _event_view(row)
+        except IntegrityError:
+            existing = self._by_key(idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing  # a concurrent writer recorded it first
+
+    def release(self, release_id: int) -> ReleaseView:
+        with self._sessions() as session:
+            row = session.get(ReleaseRow, release_id)
+            if row is None:
+                raise InputError(f"no release with id {release_id} in the ledger")
+            return _release_view(row, row.environment.name)
+
+    def events(self, release_id: int) -> list[EventView]:
+        with self._sessions() as session:
+            rows = session.scalars(select(EventRow).where(EventRow.release_id == release_id).order_by(EventRow.id))
+            return [_event_view(r) for r in rows]
+
+    def stable_stack(self, environment: str, app: str) -> list[ReleaseView]:
+        """Releases that served as stable, newest first, minus the ones later rolled back."""
+        with self._sessions() as session:
+            query = (
+                select(EventRow, ReleaseRow)
+                .join(ReleaseRow, EventRow.release_id == ReleaseRow.id)
+                .join(EnvironmentRow, ReleaseRow.environment_id == EnvironmentRow.id)
+                .where(EnvironmentRow.name == environment, ReleaseRow.app == app)
+                .where(EventRow.kind.in_([*SERVING, EventKind.ROLLED_BACK]))
+                .order_by(EventRow.id)
+            )
+            stack: list[ReleaseView] = []
+            for event_row, release_row in session.execute(query).tuples():
+                stack = [r for r in stack if r.id != release_row.id]
+                if event_row.kind in SERVING:
+                    stack.insert(0, _release_view(release_row, environment))
+            return stack
+
+    def current(self, environment: str, app: str) -> ReleaseView | None:
+        stack = self.stable_stack(environment, app)
+        return stack[0] if stack else None
+
+    def previous_stable(self, environment: str, app: str) -> ReleaseView | None:
+        stack = self.stable_stack(environment, app)
+        return stack[1] if len(stack) > 1 else None
+
+    def recent_events(self, environment: str, app: str | None = None, limit: int = 20) -> list[EventView]:
+        with self._sessions() as session:
+            query = (
+                select(EventRow)
+                .join(ReleaseRow, EventRow.release_id == ReleaseRow.id)
+                .join(EnvironmentRow, ReleaseRow.environment_id == EnvironmentRow.id)
+                .where(EnvironmentRow.name == environment)
+                .order_by(EventRow.id.desc())
+                .limit(limit)
+            )
+            if app is not None:
+                query = query.where(ReleaseRow.app == app)
+            return [_event_view(r) for r in session.scalars(query)]
+
+    def _by_key(self, key: str) -> EventView | None:
+        with self._sessions() as session:
+            row = session.scalar(select(EventRow).where(EventRow.idempotency_key == key))
+            return _event_view(row) if row else None
+
+    @staticmethod
+    def _environment(session: Session, name: str, now: datetime) -> EnvironmentRow:
+        env = session.scalar(select(EnvironmentRow).where(EnvironmentRow.name == name))
+        if env is None:
+            env = EnvironmentRow(name=name, created_at=now)
+            session.add(env)
+            session.flush()
+        return env
+
+
+def _event(
+    release_id: int,
+    kind: EventKind,
+    actor: str,
+    reason: str,
+    weight: int | None,
+    details: dict[str, Any],
+    key: str | None,
+    at: datetime,
+) -> EventRow:
+    return EventRow(
+        release_id=release_id,
+        kind=kind.value,
+        actor=actor,
+        reason=reason,
+        weight=weight,
+        details=details,
+        idempotency_key=key,
+        at=at,
+    )
+
+
+def _release_view(row: ReleaseRow, environment: str) -> ReleaseView:
+    return ReleaseView(
+        id=row.id,
+        environment=environment,
+        app=row.app,
+        version=row.version,
+        sha=row.sha,
+        artifact=row.artifact,
+        colour=row.colour,
+        schema_revision=row.schema_revision,
+        created_by=row.created_by,
+        created_at=_utc(row.created_at),
+    )
+
+
+def _event_view(row: EventRow) -> EventView:
+    return EventView(
+        id=row.id,
+        release_id=row.release_id,
+        kind=EventKind(row.kind),
+        weight=row.weight,
+        actor=row.actor,
+        reason=row.reason,
+        details=dict(row.details or {}),
+        at=_utc(row.at),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(connection: Any, _record: object) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
