@@ -1,0 +1,194 @@
+"""The local traffic router: one HAProxy per app, weights changed at runtime over its admin socket.
+
+HAProxy was chosen over Caddy because a runtime `set weight` is not a reload: measured here, Caddy's admin-API
+change reloads the whole config and dropped 6 of ~12,900 requests; HAProxy dropped none (ENVIRONMENT.md, and
+bench/cutover.py in this repository). Requests whose connection to a colour fails are retried on the other one
+(`retry-on` + `redispatch`), so a colour that dies between health checks does not fail a request either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.errors import ShipyardError
+from shipyard.runner import run, spawn
+
+COLOURS = ("blue", "green")
+START_TIMEOUT = 10.0
+
+_CONFIG = """\
+global
+    stats socket {socket} mode 600 level admin
+    log stderr format raw local0 warning
+
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout http-keep-alive 60s
+    option http-keep-alive
+    option redispatch 1
+    retries 3
+    retry-on conn-failure empty-response 503
+
+frontend {app}
+    bind 127.0.0.1:{listen}
+    default_backend {app}_colours
+
+backend {app}_colours
+    balance roundrobin
+    option httpchk GET {health_path}
+    http-check expect status 200
+{servers}
+"""
+_SERVER = "    server {colour} 127.0.0.1:{port} weight {weight} check inter 500ms fall 2 rise 1\n"
+
+
+class RouterError(ShipyardError):
+    pass
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    app: str
+    listen: int
+    ports: dict[str, int]  # colour -> port the colour serves on
+    health_path: str = "/ready"
+
+
+class HAProxyRouter:
+    """Owns one HAProxy process for an app; its state (config, pid, socket) lives in `folder`."""
+
+    def __init__(self, spec: RouterSpec, folder: Path) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.socket_path = folder / "admin.sock"
+        self.pidfile = folder / "haproxy.pid"
+        self.config = folder / "haproxy.cfg"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.spec.listen}"
+
+    def running(self) -> bool:
+        try:
+            return self._command("show info").startswith("Name: HAProxy")
+        except RouterError:
+            return False
+
+    def ensure_running(self, weights: dict[str, int]) -> None:
+        """Start HAProxy unless it runs. It starts with the last weights it had, or with `weights` the first time."""
+        if self.running():
+            return
+        weights = self._saved_weights() or weights
+        binary = shutil.which("haproxy")
+        if binary is None:
+            raise RouterError("haproxy is not installed (Debian package 'haproxy'); the local backend needs it")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write_config(weights)
+        check = _run_quiet([binary, "-c", "-q", "-f", str(self.config)])
+        if check:
+            raise RouterError(f"haproxy rejected {self.config}: {check}")
+        self.socket_path.unlink(missing_ok=True)
+        process = spawn([binary, "-db", "-f", str(self.config)], log=self.folder / "haproxy.log")
+        self.pidfile.write_text(str(process.pid))  # ours, not haproxy's: it must outlive this engine process
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.running():
+            if time.monotonic() > deadline:
+                raise RouterError(f"haproxy did not start in {START_TIMEOUT:g}s; see {self.folder / 'haproxy.log'}")
+            time.sleep(0.05)
+
+    def weights(self) -> dict[str, int]:
+        """Live weights read back from HAProxy."""
+        return {colour: int(self._command(f"get weight {self._server(colour)}").split()[0]) for colour in COLOURS}
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Raise before lowering, so there is never a moment with every weight at zero."""
+        current = self.weights()
+        order = sorted(weights, key=lambda colour: weights[colour] - current.get(colour, 0), reverse=True)
+        for colour in order:
+            answer = self._command(f"set weight {self._server(colour)} {weights[colour]}")
+            if answer.strip():
+                raise RouterError(f"haproxy refused weight {weights[colour]} for {colour}: {answer.strip()}")
+        self._write_config(weights)
+        self._save_weights(weights)  # a restarted router comes back with the same split
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop HAProxy now (SIGTERM is its hard stop) and wait until its socket no longer answers."""
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _saved_weights(self) -> dict[str, int] | None:
+        try:
+            saved = json.loads((self.folder / "weights.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return {str(k): int(v) for k, v in saved.items()} if isinstance(saved, dict) else None
+
+    def _save_weights(self, weights: dict[str, int]) -> None:
+        tmp = self.folder / "weights.tmp"
+        tmp.write_text(json.dumps(weights))
+        os.replace(tmp, self.folder / "weights.json")
+
+    def _server(self, colour: str) -> str:
+        if colour not in COLOURS:
+            raise RouterError(f"unknown colour {colour!r}; colours are {', '.join(COLOURS)}")
+        return f"{self.spec.app}_colours/{colour}"
+
+    def _write_config(self, weights: dict[str, int]) -> None:
+        servers = "".join(_SERVER.format(colour=c, port=self.spec.ports[c], weight=weights.get(c, 0)) for c in COLOURS)
+        text = _CONFIG.format(
+            socket=self.socket_path,
+            pidfile=self.pidfile,
+            app=self.spec.app,
+            listen=self.spec.listen,
+            health_path=self.spec.health_path,
+            servers=servers,
+        )
+        tmp = self.config.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, self.config)
+
+    def _command(self, line: str) -> str:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(str(self.socket_path))
+                sock.sendall(line.encode() + b"\n")
+                chunks = []
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError as exc:
+            raise RouterError(f"haproxy admin socket {self.socket_path}: {exc}") from None
+        return b"".join(chunks).decode(errors="replace")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return not status.exists() or status.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _run_quiet(argv: list[str]) -> str:
+    result = run(argv, timeout=30)
+    return "" if result.ok else result.tail(10)

@@ -1,0 +1,43 @@
+"""A tiny HTTP/1.1 keep-alive server that says which colour it is: the stand-in app behind the router in tests.
+
+Run: python -m tests.support.colour_server PORT COLOUR [--fail-from-file PATH]
+While PATH exists, every request but /health answers 500 (to test analysis and rollback).
+"""
+
+from __future__ import annotations
+
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+def serve(port: int, colour: str, fail_flag: Path | None) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            failing = fail_flag is not None and fail_flag.exists() and self.path != "/health"
+            status = 500 if failing else 200
+            body = f'{{"colour": "{colour}", "path": "{self.path}"}}'.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Colour", colour)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # the router closing idle connections is not news
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    flag = Path(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--fail-from-file" else None
+    serve(int(sys.argv[1]), sys.argv[2], flag)
