@@ -43,6 +43,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/pr_checks_cache.py
 	$(BIN)/python bench/pr_checks_parallel.py
+	$(BIN)/python bench/cutover.py
 
 clean:
 	rm -rf $(VENV) .shipyard .mypy_cache .ruff_cache .pytest_cache
