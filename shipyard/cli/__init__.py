@@ -115,8 +115,11 @@ def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> 
     box: dict[str, Any] = {}
 
     def target() -> None:
-        with tags(tag):
-            box["state"] = flow(**parameters, return_state=True)
+        try:
+            with tags(tag):
+                box["state"] = flow(**parameters, return_state=True)
+        except Exception as exc:  # the engine itself could not run (no API, ...): report it, exit 3
+            box["error"] = exc
 
     worker = threading.Thread(target=target, name="flow", daemon=True)
     worker.start()
@@ -125,13 +128,13 @@ def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> 
         while worker.is_alive():
             worker.join(0.5)
             _poll_quietly(watcher)
-        _poll_quietly(watcher)
+        if "error" not in box:
+            _poll_quietly(watcher)
     if watcher.flow_run is not None and PREFECT_UI_URL.value():
         out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
-    state = box.get("state")
-    if state is None:
-        return ShipyardError("the flow did not return a state")
-    return state.result(raise_on_failure=False)
+    if "error" in box:
+        return box["error"]
+    return box["state"].result(raise_on_failure=False)
 
 
 def _poll_quietly(watcher: Any) -> None:

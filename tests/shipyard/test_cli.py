@@ -33,3 +33,18 @@ def test_config_check_exits_2_and_names_file_line_and_key(tmp_path: Path) -> Non
 def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     done = shipyard("config", "check", str(tmp_path / "nope.yaml"))
     assert done.returncode == 2 and "cannot read the file" in done.stderr
+
+
+def test_unreachable_prefect_api_exits_3_with_the_reason(tmp_path: Path) -> None:
+    import os
+
+    env = dict(os.environ, PREFECT_API_URL="http://127.0.0.1:9/api", PREFECT_HOME=str(tmp_path / "prefect"))
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli", "run", "pr-checks", "--repo", str(tmp_path), "--sha", "HEAD"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "could not run: Failed to reach API at http://127.0.0.1:9/api/" in done.stderr
