@@ -39,6 +39,7 @@ BASE = Observed(
     weight_since=None,
     analysis=None,
 )
+AT_100 = replace(BASE, preview_smoke=Check.PASSED, weight=100, weight_since=at(10), analysis=GOOD)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ BASE = Observed(
         ),
         (
             "100 analysed",
-            replace(BASE, preview_smoke=Check.PASSED, weight=100, weight_since=at(10), analysis=GOOD),
+            AT_100,
             at(40),
             Step.SMOKE_FINAL,
             "through the router",
@@ -146,14 +147,7 @@ BASE = Observed(
         ),
         (
             "final smoke failed",
-            replace(
-                BASE,
-                preview_smoke=Check.PASSED,
-                weight=100,
-                weight_since=at(10),
-                analysis=GOOD,
-                final_smoke=Check.FAILED,
-            ),
+            replace(AT_100, final_smoke=Check.FAILED),
             at(40),
             Step.ROLL_BACK,
             "smoke tests failed through the router",
@@ -161,14 +155,7 @@ BASE = Observed(
         ),
         (
             "ready to promote",
-            replace(
-                BASE,
-                preview_smoke=Check.PASSED,
-                weight=100,
-                weight_since=at(10),
-                analysis=GOOD,
-                final_smoke=Check.PASSED,
-            ),
+            replace(AT_100, final_smoke=Check.PASSED),
             at(40),
             Step.PROMOTE,
             "passed",
