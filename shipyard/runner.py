@@ -173,7 +173,9 @@ def _last(text: str, lines: int = 30) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty)"
 
 
-def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Start a long-lived server in its own session, output to a log file; the caller owns its lifetime."""
     log.parent.mkdir(parents=True, exist_ok=True)
     full_env = dict(env) if env is not None else dict(os.environ)
@@ -192,3 +194,12 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop a spawned server and its children."""
     _kill_group(proc)
+
+
+def process_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -4,11 +4,13 @@ HAProxy was chosen over Caddy because a runtime `set weight` is not a reload: me
 change reloads the whole config and dropped 6 of ~12,900 requests; HAProxy dropped none (ENVIRONMENT.md, and
 bench/cutover.py in this repository). Requests whose connection to a colour fails are retried on the other one
 (`retry-on` + `redispatch`), so a colour that dies between health checks does not fail a request either.
+HTTP errors an app returns (500, 503, ...) are never retried: the rollout analysis must see them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -19,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
-from shipyard.runner import run, spawn
+from shipyard.release.backend import COLOURS
+from shipyard.runner import process_alive, run, spawn
 
-COLOURS = ("blue", "green")
 START_TIMEOUT = 10.0
+UP_TIMEOUT = 10.0
 
 _CONFIG = """\
 global
@@ -39,7 +42,7 @@ defaults
     option http-keep-alive
     option redispatch 1
     retries 3
-    retry-on conn-failure empty-response 503
+    retry-on conn-failure empty-response junk-response response-timeout
 
 frontend {app}
     bind 127.0.0.1:{listen}
@@ -112,8 +115,34 @@ class HAProxyRouter:
         """Live weights read back from HAProxy."""
         return {colour: int(self._command(f"get weight {self._server(colour)}").split()[0]) for colour in COLOURS}
 
+    def status(self) -> dict[str, str]:
+        """HAProxy's own view of each colour from its health checks: UP, DOWN, 'UP 1/2' (going down), ..."""
+        lines = self._command("show stat").splitlines()
+        if not lines or not lines[0].startswith("# "):
+            raise RouterError(f"unexpected answer to 'show stat': {lines[:1]}")
+        rows = csv.DictReader([lines[0][2:], *lines[1:]])
+        backend = f"{self.spec.app}_colours"
+        return {r["svname"]: r["status"] for r in rows if r["pxname"] == backend and r["svname"] in COLOURS}
+
+    def wait_until_up(self, colours: list[str], timeout: float = UP_TIMEOUT) -> None:
+        """Traffic only goes to a colour the router itself has seen pass its health check."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            down = [c for c in colours if status.get(c) != "UP"]
+            if not down:
+                return
+            if time.monotonic() > deadline:
+                seen = ", ".join(f"{c}: {status.get(c)}" for c in down)
+                raise RouterError(f"the router's health check does not see {seen} as UP after {timeout:g}s")
+            time.sleep(0.05)
+
     def set_weights(self, weights: dict[str, int]) -> None:
-        """Raise before lowering, so there is never a moment with every weight at zero."""
+        """Raise before lowering, so there is never a moment with every weight at zero; and only onto colours the
+        router sees UP, so a weight change never points traffic at nothing."""
+        for colour in weights:
+            self._server(colour)  # unknown colours are refused before anything changes
+        self.wait_until_up([c for c, w in weights.items() if w > 0])
         current = self.weights()
         order = sorted(weights, key=lambda colour: weights[colour] - current.get(colour, 0), reverse=True)
         for colour in order:
@@ -132,7 +161,7 @@ class HAProxyRouter:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def _saved_weights(self) -> dict[str, int] | None:
@@ -178,15 +207,6 @@ class HAProxyRouter:
         except OSError as exc:
             raise RouterError(f"haproxy admin socket {self.socket_path}: {exc}") from None
         return b"".join(chunks).decode(errors="replace")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/stat")
-    return not status.exists() or status.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _run_quiet(argv: list[str]) -> str:

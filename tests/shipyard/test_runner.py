@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.runner import CommandError, ToolNotFound, run
+from shipyard.runner import CommandError, ToolNotFound, process_alive, run
 
 
 def test_captures_exit_code_and_both_streams() -> None:
@@ -35,7 +35,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert result.timed_out and not result.ok
     assert time.monotonic() - started < 30
     child = int(pid_file.read_text())
-    assert not _alive(child)
+    assert not process_alive(child)
 
 
 def test_a_tool_that_ignores_sigterm_is_killed() -> None:
@@ -59,12 +59,3 @@ def test_secrets_are_redacted_from_errors() -> None:
     with pytest.raises(CommandError) as caught:
         run(["bash", "-c", f"echo {secret}; exit 1"], timeout=10, secrets=[secret], check=True)
     assert secret not in str(caught.value)
-
-
-def _alive(pid: int) -> bool:
-    """A killed process may linger as a zombie until its new parent reaps it; that is not alive."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"

@@ -1,0 +1,39 @@
+"""The one small protocol every deploy backend implements (local processes, Kubernetes, ECS).
+
+Backends only observe and act; every decision is made by rollout.decide().
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from shipyard.release.rollout import Capabilities, Health
+
+COLOURS = ("blue", "green")
+
+
+def other(colour: str) -> str:
+    return COLOURS[1 - COLOURS.index(colour)]
+
+
+class Backend(Protocol):
+    capabilities: Capabilities
+
+    def start(self, app: str, colour: str, env: dict[str, str]) -> None:
+        """Start (or restart) the colour with this release's environment; returns without waiting for health."""
+
+    def stop(self, app: str, colour: str) -> None: ...
+
+    def running(self, app: str, colour: str) -> bool: ...
+
+    def health(self, app: str, colour: str) -> Health: ...
+
+    def weights(self, app: str) -> dict[str, int]:
+        """Percent of traffic per colour, read back from the router."""
+
+    def set_weights(self, app: str, weights: dict[str, int]) -> None: ...
+
+    def preview_url(self, app: str, colour: str) -> str:
+        """Where smoke tests reach this colour directly, before it takes traffic."""
+
+    def router_url(self, app: str) -> str: ...

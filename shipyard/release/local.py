@@ -1,0 +1,132 @@
+"""The embedded default backend: each colour is a local process on its own 127.0.0.1 port behind HAProxy.
+
+Colours and the router outlive the engine process (own sessions, pid files under the state folder), so a
+crashed or finished engine leaves the release serving and a re-run finds it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shipyard.errors import ShipyardError
+from shipyard.release.backend import COLOURS
+from shipyard.release.rollout import Capabilities, Health
+from shipyard.release.router import HAProxyRouter, RouterSpec
+from shipyard.runner import process_alive, spawn
+
+PROBE_TIMEOUT = 2.0
+STOP_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class LocalApp:
+    """How one app runs locally: a command with {port}, its folder, and its ports."""
+
+    command: str
+    cwd: Path
+    router_port: int
+    ports: dict[str, int]  # colour -> port
+    env: dict[str, str] = field(default_factory=dict)
+    health_path: str = "/health"
+    ready_path: str = "/ready"
+
+
+class LocalBackend:
+    capabilities = Capabilities(weighted=True)
+
+    def __init__(self, state: Path, apps: dict[str, LocalApp]) -> None:
+        self.state = state
+        self.apps = apps
+
+    def start(self, app: str, colour: str, env: dict[str, str]) -> None:
+        spec = self._app(app)
+        self.stop(app, colour)  # a half-started colour from a crashed run is replaced, not doubled
+        port = spec.ports[colour]
+        full_env = {**os.environ, **spec.env, **env, "PORT": str(port), "SHIPYARD_COLOUR": colour}
+        folder = self._folder(app)
+        process = spawn(
+            ["bash", "-c", f"exec {spec.command.format(port=port)}"],
+            log=folder / f"{colour}.log",
+            env=full_env,
+            cwd=spec.cwd,
+        )
+        (folder / f"{colour}.pid").write_text(str(process.pid))
+        self._router(app).ensure_running({c: 0 for c in COLOURS})
+
+    def stop(self, app: str, colour: str) -> None:
+        pid = self._pid(app, colour)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        (self._folder(app) / f"{colour}.pid").unlink(missing_ok=True)
+
+    def running(self, app: str, colour: str) -> bool:
+        pid = self._pid(app, colour)
+        return pid is not None and process_alive(pid)
+
+    def health(self, app: str, colour: str) -> Health:
+        """HEALTHY when liveness and readiness both answer 2xx; UNKNOWN while a running colour is not listening yet."""
+        spec = self._app(app)
+        base = self.preview_url(app, colour)
+        try:
+            for path in (spec.health_path, spec.ready_path):
+                if not httpx.get(base + path, timeout=PROBE_TIMEOUT).is_success:
+                    return Health.UNHEALTHY
+        except httpx.HTTPError:
+            return Health.UNKNOWN if self.running(app, colour) else Health.UNHEALTHY
+        return Health.HEALTHY
+
+    def weights(self, app: str) -> dict[str, int]:
+        return self._router(app).weights()
+
+    def set_weights(self, app: str, weights: dict[str, int]) -> None:
+        router = self._router(app)
+        router.ensure_running({c: 0 for c in COLOURS})
+        router.set_weights(weights)
+
+    def preview_url(self, app: str, colour: str) -> str:
+        return f"http://127.0.0.1:{self._app(app).ports[colour]}"
+
+    def router_url(self, app: str) -> str:
+        return self._router(app).url
+
+    def shutdown(self, app: str) -> None:
+        """Stop both colours and the router (tests, and tearing an environment down)."""
+        for colour in COLOURS:
+            self.stop(app, colour)
+        self._router(app).stop()
+
+    def _router(self, app: str) -> HAProxyRouter:
+        spec = self._app(app)
+        router_spec = RouterSpec(app, spec.router_port, spec.ports, spec.ready_path)
+        return HAProxyRouter(router_spec, self._folder(app) / "router")
+
+    def _app(self, app: str) -> LocalApp:
+        try:
+            return self.apps[app]
+        except KeyError:
+            raise ShipyardError(f"app {app!r} has no local serve settings; apps: {', '.join(self.apps)}") from None
+
+    def _folder(self, app: str) -> Path:
+        folder = self.state / app
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _pid(self, app: str, colour: str) -> int | None:
+        try:
+            return int((self._folder(app) / f"{colour}.pid").read_text())
+        except (OSError, ValueError):
+            return None
