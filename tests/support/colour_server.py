@@ -1,24 +1,30 @@
 """A tiny HTTP/1.1 keep-alive server that says which colour it is: the stand-in app behind the router in tests.
 
 Run: python -m tests.support.colour_server PORT COLOUR [--fail-from-file PATH]
-While PATH exists, every request but /health answers 500 (to test analysis and rollback).
+While PATH exists, every request but /health answers 500 (to test analysis and rollback). A release whose
+APP_VERSION ends in "-bad" answers 500 everywhere but /health and /ready; one ending in "-unready" never gets ready.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 def serve(port: int, colour: str, fail_flag: Path | None) -> None:
+    version = os.environ.get("APP_VERSION", "")
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            failing = fail_flag is not None and fail_flag.exists() and self.path != "/health"
-            status = 500 if failing else 200
-            body = f'{{"colour": "{colour}", "path": "{self.path}"}}'.encode()
+            flagged = fail_flag is not None and fail_flag.exists() and self.path != "/health"
+            broken = version.endswith("-bad") and self.path not in ("/health", "/ready")
+            unready = version.endswith("-unready") and self.path == "/ready"
+            status = 500 if flagged or broken else 503 if unready else 200
+            body = f'{{"colour": "{colour}", "version": "{version}", "path": "{self.path}"}}'.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

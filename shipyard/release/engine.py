@@ -1,0 +1,237 @@
+"""The release engine: observe (backend + ledger) -> decide (pure) -> act (backend) -> record (ledger), until done.
+
+Nothing is kept in memory between iterations that the backend or the ledger does not also hold, so killing the
+engine at any point and running it again continues the same release to a consistent end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shipyard.errors import InputError, ShipyardError
+from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
+from shipyard.release.backend import COLOURS, Backend, other
+from shipyard.release.probe import LoadGenerator
+from shipyard.release.rollout import Check, Decision, Observed, RolloutSpec, Step, decide, plan_steps
+from shipyard.release.router import RouterError
+from shipyard.release.smoke import SmokeCheck, run_smoke
+
+ENGINE = "engine"
+TERMINAL = (EventKind.PROMOTED, EventKind.ROLLED_BACK)
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    environment: str
+    app: str
+    version: str
+    sha: str
+    artifact: str
+    actor: str
+    reason: str = ""
+    schema_revision: str | None = None
+
+
+@dataclass
+class Outcome:
+    release: ReleaseView
+    succeeded: bool
+    reason: str
+    steps: list[Decision] = field(default_factory=list)
+
+
+class ReleaseFailed(ShipyardError):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        super().__init__(f"{outcome.release.app} {outcome.release.version}: {outcome.reason}")
+
+
+class Engine:
+    def __init__(
+        self,
+        ledger: Ledger,
+        backend: Backend,
+        spec: RolloutSpec,
+        smoke: list[SmokeCheck],
+        poll: float = 0.5,
+        probe_path: str = "/",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_step: Callable[[Decision], None] = lambda decision: None,
+    ) -> None:
+        self.ledger = ledger
+        self.backend = backend
+        self.spec = spec
+        self.smoke = smoke
+        self.poll = poll
+        self.probe_path = probe_path
+        self.clock = clock
+        self.on_step = on_step
+
+    def deploy(self, request: ReleaseRequest) -> Outcome:
+        """Run the release to its end; a re-run after a crash resumes the unfinished release of the same commit."""
+        release = self._resume_or_start(request)
+        _, note = plan_steps(self.spec, self.backend.capabilities, self._has_stable(release))
+        if note:
+            self._record_once(release, EventKind.NOTE, note, key="steps")
+        outcome = Outcome(release, False, "")
+        probe = LoadGenerator(
+            self.backend.router_url(release.app), keepalive_clients=2, fresh_clients=0, path=self.probe_path, pause=0.01
+        )
+        with probe:
+            while True:
+                observed = self.observe(release, probe)
+                decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
+                outcome.steps.append(decision)
+                self.on_step(decision)
+                if decision.terminal:
+                    return self._finish(release, decision, outcome)
+                self.act(release, decision, probe)
+
+    def observe(self, release: ReleaseView, probe: LoadGenerator) -> Observed:
+        events = self.ledger.events(release.id)
+        candidate = release.colour
+        weights = self._weights(release.app)
+        weight = weights.get(candidate, 0)
+        shifts = [e for e in events if e.kind is EventKind.SHIFTED]
+        failed = _last(events, EventKind.FAILED)
+        promoted = _last(events, EventKind.PROMOTED)
+        started = [e for e in events if e.kind is EventKind.NOTE and e.details.get("action") == Step.START_CANDIDATE]
+        return Observed(
+            has_stable=self._has_stable(release),
+            stable_running=self.backend.running(release.app, other(candidate)),
+            candidate_running=self.backend.running(release.app, candidate),
+            candidate_started_at=started[0].at if started else None,
+            health=self.backend.health(release.app, candidate),
+            weight=weight,
+            weight_since=shifts[-1].at if shifts and shifts[-1].weight == weight else None,
+            analysis=probe.window.analysis() if weight > 0 else None,
+            preview_smoke=_smoke(events, "preview"),
+            final_smoke=_smoke(events, "final"),
+            promoted_at=promoted.at if promoted else None,
+            abort_reason=failed.reason if failed else None,
+        )
+
+    def act(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        app, candidate = release.app, release.colour
+        stable = other(candidate)
+        step = decision.step
+        if step is Step.WAIT:
+            time.sleep(self.poll)
+        elif step is Step.START_CANDIDATE:
+            self.backend.start(app, candidate, _release_env(release))
+            self.ledger.record(release.id, EventKind.NOTE, ENGINE, decision.reason, details={"action": step.value})
+        elif step is Step.START_STABLE:
+            previous = self.ledger.current(release.environment, app)
+            self.backend.start(app, stable, _release_env(previous) if previous else {})
+        elif step in (Step.SMOKE_PREVIEW, Step.SMOKE_FINAL):
+            self._smoke(release, step)
+        elif step in (Step.SHIFT, Step.ROLL_BACK):
+            if step is Step.ROLL_BACK:
+                self._record_once(release, EventKind.FAILED, decision.reason.removeprefix("roll back: "))
+            target = decision.weight or 0
+            self.backend.set_weights(app, {candidate: target, stable: 100 - target if self._has_stable(release) else 0})
+            self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=target)
+            probe.open_window()
+        elif step is Step.RECORD_WEIGHT:
+            weight = self._weights(app).get(candidate, 0)
+            self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=weight)
+            probe.open_window()
+        elif step is Step.PROMOTE:
+            self.ledger.record(release.id, EventKind.PROMOTED, ENGINE, decision.reason)
+        elif step is Step.SCALE_DOWN_OLD:
+            self.backend.stop(app, stable)
+            previous = self._previous_of(release)
+            if previous is not None:
+                self.ledger.record(previous.id, EventKind.SCALED_DOWN, ENGINE, decision.reason)
+        elif step is Step.STOP_CANDIDATE:
+            self._record_once(release, EventKind.FAILED, decision.reason.removeprefix("stop the candidate: "))
+            self.backend.stop(app, candidate)
+
+    def _smoke(self, release: ReleaseView, step: Step) -> None:
+        stage = "preview" if step is Step.SMOKE_PREVIEW else "final"
+        base = (
+            self.backend.preview_url(release.app, release.colour)
+            if stage == "preview"
+            else self.backend.router_url(release.app)
+        )
+        failures = run_smoke(base, self.smoke)
+        kind = EventKind.SMOKE_FAILED if failures else EventKind.SMOKE_PASSED
+        reason = "; ".join(failures) or f"{len(self.smoke)} smoke check(s) passed on {base}"
+        self.ledger.record(release.id, kind, ENGINE, reason, details={"stage": stage, "url": base})
+
+    def _finish(self, release: ReleaseView, decision: Decision, outcome: Outcome) -> Outcome:
+        outcome.reason = decision.reason
+        if decision.step is Step.DONE:
+            outcome.succeeded = True
+            return outcome
+        self._record_once(release, EventKind.ROLLED_BACK, decision.reason)
+        return outcome
+
+    def _resume_or_start(self, request: ReleaseRequest) -> ReleaseView:
+        unfinished = self._unfinished(request.environment, request.app)
+        if unfinished is not None:
+            if (unfinished.version, unfinished.sha) == (request.version, request.sha):
+                return unfinished
+            raise InputError(
+                f"{request.app} {unfinished.version} ({unfinished.sha[:12]}) is still being released to "
+                f"{request.environment}; let it finish or roll it back first"
+            )
+        current = self.ledger.current(request.environment, request.app)
+        colour = other(current.colour) if current else COLOURS[0]
+        return self.ledger.start_release(
+            request.environment,
+            request.app,
+            request.version,
+            request.sha,
+            request.artifact,
+            colour,
+            request.actor,
+            request.schema_revision,
+            request.reason,
+        )
+
+    def _unfinished(self, environment: str, app: str) -> ReleaseView | None:
+        for event in self.ledger.recent_events(environment, app, limit=200):
+            if event.kind is EventKind.STARTED:
+                kinds = {e.kind for e in self.ledger.events(event.release_id)}
+                return None if kinds & set(TERMINAL) else self.ledger.release(event.release_id)
+        return None
+
+    def _has_stable(self, release: ReleaseView) -> bool:
+        return self._previous_of(release) is not None
+
+    def _previous_of(self, release: ReleaseView) -> ReleaseView | None:
+        stack = [r for r in self.ledger.stable_stack(release.environment, release.app) if r.id != release.id]
+        return stack[0] if stack else None
+
+    def _weights(self, app: str) -> dict[str, int]:
+        try:
+            return self.backend.weights(app)
+        except RouterError:
+            return {}  # no router yet: nothing is routed anywhere
+
+    def _record_once(self, release: ReleaseView, kind: EventKind, reason: str, key: str | None = None) -> None:
+        self.ledger.record(release.id, kind, ENGINE, reason, idempotency_key=f"release-{release.id}:{key or kind}")
+
+
+def _last(events: list[EventView], kind: EventKind) -> EventView | None:
+    matching = [e for e in events if e.kind is kind]
+    return matching[-1] if matching else None
+
+
+def _smoke(events: list[EventView], stage: str) -> Check:
+    results = [
+        e
+        for e in events
+        if e.kind in (EventKind.SMOKE_PASSED, EventKind.SMOKE_FAILED) and e.details.get("stage") == stage
+    ]
+    if not results:
+        return Check.NOT_RUN
+    return Check.PASSED if results[-1].kind is EventKind.SMOKE_PASSED else Check.FAILED
+
+
+def _release_env(release: ReleaseView) -> dict[str, str]:
+    return {"APP_VERSION": release.version, "GIT_SHA": release.sha, "SHIPYARD_ARTIFACT": release.artifact}

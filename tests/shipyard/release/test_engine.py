@@ -1,0 +1,88 @@
+"""The release engine end to end on this machine: real processes, real HAProxy, the ledger, under probe load."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from shipyard.ledger import Ledger
+from shipyard.release.engine import Engine, ReleaseRequest
+from shipyard.release.local import LocalApp, LocalBackend
+from shipyard.release.rollout import RolloutSpec
+from shipyard.release.smoke import SmokeCheck
+from tests.capabilities import require_tools
+from tests.support.colours import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+FAST = RolloutSpec(
+    steps=(10, 50, 100),
+    pause=timedelta(seconds=1),
+    min_samples=10,
+    health_timeout=timedelta(seconds=6),
+    scale_down_delay=timedelta(seconds=1),
+)
+SMOKE = [SmokeCheck("/health", json_field="colour"), SmokeCheck("/ready")]
+
+
+@pytest.fixture
+def engine(tmp_path: Path, database_url: str) -> Iterator[Engine]:
+    require_tools("haproxy")
+    command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
+    app = LocalApp(
+        command=command, cwd=ROOT, router_port=free_port(), ports={"blue": free_port(), "green": free_port()}
+    )
+    backend = LocalBackend(tmp_path / "state", {"api": app})
+    ledger = Ledger(database_url)
+    ledger.migrate()
+    yield Engine(ledger, backend, FAST, SMOKE, poll=0.2)
+    backend.shutdown("api")
+    ledger.close()
+
+
+def deploy(engine: Engine, version: str):  # type: ignore[no-untyped-def]
+    return engine.deploy(ReleaseRequest("production", "api", version, f"sha{version}", f"img:{version}", "ci"))
+
+
+def kinds(engine: Engine, release_id: int) -> list[str]:
+    return [f"{e.kind}{'' if e.weight is None else f'@{e.weight}'}" for e in engine.ledger.events(release_id)]
+
+
+def test_first_release_then_a_good_one_then_a_bad_one(engine: Engine) -> None:
+    first = deploy(engine, "1.0.0")
+    assert first.succeeded, first.reason
+    history = kinds(engine, first.release.id)
+    assert [k for k in history if k.startswith("shifted")] == ["shifted@100"]  # nothing to share traffic with
+    assert history[-1] == "promoted" and "note" in history
+
+    second = deploy(engine, "1.1.0")
+    assert second.succeeded, second.reason
+    assert second.release.colour != first.release.colour
+    history = kinds(engine, second.release.id)
+    assert [k for k in history if k.startswith("shifted")] == ["shifted@10", "shifted@50", "shifted@100"]
+    assert history.count("smoke-passed") == 2 and history[-1] == "promoted"
+    assert "scaled-down" in kinds(engine, first.release.id)
+    assert engine.backend.weights("api") == {second.release.colour: 100, first.release.colour: 0}
+
+    bad = deploy(engine, "2.0.0-bad")
+    assert not bad.succeeded and "error rate" in bad.reason
+    history = kinds(engine, bad.release.id)
+    assert [k for k in history if k.startswith("shifted")] == ["shifted@10", "shifted@0"]
+    assert history.index("failed") < history.index("shifted@0") and history[-1] == "rolled-back"
+    assert engine.backend.weights("api") == {second.release.colour: 100, bad.release.colour: 0}
+    assert not engine.backend.running("api", bad.release.colour)
+    current = engine.ledger.current("production", "api")
+    assert current is not None and current.version == "1.1.0"
+
+
+def test_a_release_that_never_gets_ready_takes_no_traffic(engine: Engine) -> None:
+    assert deploy(engine, "1.0.0").succeeded
+    unready = deploy(engine, "1.1.0-unready")
+    assert not unready.succeeded and "not ready after" in unready.reason
+    assert not [k for k in kinds(engine, unready.release.id) if k.startswith("shifted@") and k != "shifted@0"]
+    current = engine.ledger.current("production", "api")
+    assert current is not None and current.version == "1.0.0"
