@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shipyard.ledger.store import ReleaseView
 from shipyard.release.rollout import Capabilities, Health
 
 COLOURS = ("blue", "green")
@@ -16,11 +17,16 @@ def other(colour: str) -> str:
     return COLOURS[1 - COLOURS.index(colour)]
 
 
+def release_env(release: ReleaseView) -> dict[str, str]:
+    """What a running release knows about itself (its /version endpoint reports these)."""
+    return {"APP_VERSION": release.version, "GIT_SHA": release.sha, "SHIPYARD_ARTIFACT": release.artifact}
+
+
 class Backend(Protocol):
     capabilities: Capabilities
 
-    def start(self, app: str, colour: str, env: dict[str, str]) -> None:
-        """Start (or restart) the colour with this release's environment; returns without waiting for health."""
+    def start(self, app: str, colour: str, release: ReleaseView) -> None:
+        """Start (or restart) the colour running this release; returns without waiting for health."""
 
     def stop(self, app: str, colour: str) -> None: ...
 

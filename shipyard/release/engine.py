@@ -121,11 +121,12 @@ class Engine:
         if step is Step.WAIT:
             time.sleep(self.poll)
         elif step is Step.START_CANDIDATE:
-            self.backend.start(app, candidate, _release_env(release))
+            self.backend.start(app, candidate, release)
             self.ledger.record(release.id, EventKind.NOTE, ENGINE, decision.reason, details={"action": step.value})
         elif step is Step.START_STABLE:
-            previous = self.ledger.current(release.environment, app)
-            self.backend.start(app, stable, _release_env(previous) if previous else {})
+            previous = self._previous_of(release)
+            if previous is not None:
+                self.backend.start(app, stable, previous)
         elif step in (Step.SMOKE_PREVIEW, Step.SMOKE_FINAL):
             self._smoke(release, step)
         elif step in (Step.SHIFT, Step.ROLL_BACK):
@@ -231,7 +232,3 @@ def _smoke(events: list[EventView], stage: str) -> Check:
     if not results:
         return Check.NOT_RUN
     return Check.PASSED if results[-1].kind is EventKind.SMOKE_PASSED else Check.FAILED
-
-
-def _release_env(release: ReleaseView) -> dict[str, str]:
-    return {"APP_VERSION": release.version, "GIT_SHA": release.sha, "SHIPYARD_ARTIFACT": release.artifact}

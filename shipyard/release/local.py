@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 
 from shipyard.errors import ShipyardError
-from shipyard.release.backend import COLOURS
+from shipyard.ledger.store import ReleaseView
+from shipyard.release.backend import COLOURS, release_env
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import HAProxyRouter, RouterSpec
 from shipyard.runner import process_alive, spawn
@@ -27,7 +28,10 @@ STOP_GRACE = 10.0
 
 @dataclass(frozen=True)
 class LocalApp:
-    """How one app runs locally: a command with {port}, its folder, and its ports."""
+    """How one app runs locally: a command with {port}, the folder it runs in, and its ports.
+
+    A release whose artifact is a folder runs there instead (the app exported at its commit, with dependencies).
+    """
 
     command: str
     cwd: Path
@@ -45,18 +49,15 @@ class LocalBackend:
         self.state = state
         self.apps = apps
 
-    def start(self, app: str, colour: str, env: dict[str, str]) -> None:
+    def start(self, app: str, colour: str, release: ReleaseView) -> None:
         spec = self._app(app)
         self.stop(app, colour)  # a half-started colour from a crashed run is replaced, not doubled
         port = spec.ports[colour]
-        full_env = {**os.environ, **spec.env, **env, "PORT": str(port), "SHIPYARD_COLOUR": colour}
+        env = {**os.environ, **spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
+        cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
         folder = self._folder(app)
-        process = spawn(
-            ["bash", "-c", f"exec {spec.command.format(port=port)}"],
-            log=folder / f"{colour}.log",
-            env=full_env,
-            cwd=spec.cwd,
-        )
+        command = ["bash", "-c", f"exec {spec.command.format(port=port)}"]
+        process = spawn(command, log=folder / f"{colour}.log", env=env, cwd=cwd)
         (folder / f"{colour}.pid").write_text(str(process.pid))
         self._router(app).ensure_running({c: 0 for c in COLOURS})
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from shipyard.ledger import ReleaseView
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Health
@@ -29,6 +31,12 @@ def backend(tmp_path: Path) -> Iterator[LocalBackend]:
     backend.shutdown("api")
 
 
+def release(version: str) -> ReleaseView:
+    return ReleaseView(
+        1, "production", "api", version, "abc123", "registry/api:" + version, "blue", None, "ci", datetime.now(UTC)
+    )
+
+
 def wait_healthy(backend: LocalBackend, colour: str, timeout: float = 15) -> Health:
     deadline = time.monotonic() + timeout
     health = backend.health("api", colour)
@@ -39,11 +47,11 @@ def wait_healthy(backend: LocalBackend, colour: str, timeout: float = 15) -> Hea
 
 
 def test_blue_green_switch_with_real_processes_fails_no_request(backend: LocalBackend) -> None:
-    backend.start("api", "blue", {"APP_VERSION": "1.0.0"})
+    backend.start("api", "blue", release("1.0.0"))
     assert wait_healthy(backend, "blue") is Health.HEALTHY
     backend.set_weights("api", {"blue": 100, "green": 0})
     with LoadGenerator(backend.router_url("api"), keepalive_clients=4, fresh_clients=2) as load:
-        backend.start("api", "green", {"APP_VERSION": "1.1.0"})
+        backend.start("api", "green", release("1.1.0"))
         assert wait_healthy(backend, "green") is Health.HEALTHY
         for weight in (10, 50, 100):
             backend.set_weights("api", {"blue": 100 - weight, "green": weight})
@@ -60,14 +68,14 @@ def test_blue_green_switch_with_real_processes_fails_no_request(backend: LocalBa
 
 def test_a_colour_that_is_not_ready_is_unhealthy(backend: LocalBackend, tmp_path: Path) -> None:
     (tmp_path / "fail-while-this-exists").touch()
-    backend.start("api", "green", {})
+    backend.start("api", "green", release("1.0.0"))
     time.sleep(1.0)
     assert backend.running("api", "green")
     assert backend.health("api", "green") is Health.UNHEALTHY
 
 
 def test_a_new_backend_object_finds_running_colours(backend: LocalBackend) -> None:
-    backend.start("api", "blue", {})
+    backend.start("api", "blue", release("1.0.0"))
     assert wait_healthy(backend, "blue") is Health.HEALTHY
     backend.set_weights("api", {"blue": 100, "green": 0})
     again = LocalBackend(backend.state, backend.apps)  # as after an engine crash
@@ -76,7 +84,7 @@ def test_a_new_backend_object_finds_running_colours(backend: LocalBackend) -> No
 
 
 def test_stop_leaves_no_process(backend: LocalBackend) -> None:
-    backend.start("api", "blue", {})
+    backend.start("api", "blue", release("1.0.0"))
     assert wait_healthy(backend, "blue") is Health.HEALTHY
     pid = int((backend.state / "api" / "blue.pid").read_text())
     backend.stop("api", "blue")
