@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.rollout import Capabilities, Health
 
@@ -43,3 +44,13 @@ class Backend(Protocol):
         """Where smoke tests reach this colour directly, before it takes traffic."""
 
     def router_url(self, app: str) -> str: ...
+
+
+def serving_colour(backend: Backend, app: str) -> str | None:
+    """The colour holding most of the traffic now, as the router reports it."""
+    try:
+        weights = backend.weights(app)
+    except ShipyardError:
+        return None
+    colour, weight = max(weights.items(), key=lambda item: item[1], default=(COLOURS[0], 0))
+    return colour if weight > 0 else None

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
-from shipyard.release.backend import COLOURS, Backend, other
+from shipyard.release.backend import COLOURS, Backend, other, serving_colour
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Check, Decision, Observed, RolloutSpec, Step, decide, plan_steps
 from shipyard.release.router import RouterError
@@ -181,7 +181,8 @@ class Engine:
                 f"{request.environment}; let it finish or roll it back first"
             )
         current = self.ledger.current(request.environment, request.app)
-        colour = other(current.colour) if current else COLOURS[0]
+        serving = serving_colour(self.backend, request.app) or (current.colour if current else None)
+        colour = other(serving) if serving else COLOURS[0]  # the router's view wins: a rollback may have moved it
         return self.ledger.start_release(
             request.environment,
             request.app,

@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
-from shipyard.ledger import Ledger
+from shipyard.errors import InputError
+from shipyard.ledger import EventKind, Ledger
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
+from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import RolloutSpec
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
@@ -86,3 +89,33 @@ def test_a_release_that_never_gets_ready_takes_no_traffic(engine: Engine) -> Non
     assert not [k for k in kinds(engine, unready.release.id) if k.startswith("shifted@") and k != "shifted@0"]
     current = engine.ledger.current("production", "api")
     assert current is not None and current.version == "1.0.0"
+
+
+def serving_version(engine: Engine) -> set[str]:
+    url = engine.backend.router_url("api")
+    return {httpx.get(url + "/", timeout=5).json()["version"] for _ in range(20)}
+
+
+def test_emergency_rollback_restores_the_previous_release_and_refuses_when_there_is_none(engine: Engine) -> None:
+    assert deploy(engine, "1.0.0").succeeded
+    with pytest.raises(InputError, match=r"nothing to roll back to: api 1\.0\.0 is the only stable release"):
+        emergency_rollback(engine.ledger, engine.backend, "production", "api", "dana", "test")
+    assert deploy(engine, "1.1.0").succeeded
+    assert serving_version(engine) == {"1.1.0"}
+    with pytest.raises(InputError, match=r"api 0\.9 was never a stable release .* earlier stable releases: 1\.0\.0"):
+        emergency_rollback(engine.ledger, engine.backend, "production", "api", "dana", "test", to_version="0.9")
+
+    result = emergency_rollback(engine.ledger, engine.backend, "production", "api", "dana", "checkout errors")
+    assert result.restored.version == "1.0.0" and result.replaced.version == "1.1.0"
+    assert serving_version(engine) == {"1.0.0"}
+    current = engine.ledger.current("production", "api")
+    assert current is not None and current.version == "1.0.0"
+    restored = engine.ledger.events(result.restored.id)[-1]
+    assert (restored.kind, restored.actor, restored.reason) == (EventKind.RESTORED, "dana", "checkout errors")
+    assert engine.ledger.events(result.replaced.id)[-1].kind is EventKind.ROLLED_BACK
+
+    # the next release goes to the colour the router is not using, whatever the ledger colours say
+    again = deploy(engine, "1.2.0")
+    assert again.succeeded, again.reason
+    assert again.release.colour != result.colour
+    assert serving_version(engine) == {"1.2.0"}
