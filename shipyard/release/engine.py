@@ -20,7 +20,6 @@ from shipyard.release.router import RouterError
 from shipyard.release.smoke import SmokeCheck, run_smoke
 
 ENGINE = "engine"
-TERMINAL = (EventKind.PROMOTED, EventKind.ROLLED_BACK)
 
 
 @dataclass(frozen=True)
@@ -172,7 +171,7 @@ class Engine:
         return outcome
 
     def _resume_or_start(self, request: ReleaseRequest) -> ReleaseView:
-        unfinished = self._unfinished(request.environment, request.app)
+        unfinished = self._unfinished(request.environment, request.app, request)
         if unfinished is not None:
             if (unfinished.version, unfinished.sha) == (request.version, request.sha):
                 return unfinished
@@ -195,11 +194,17 @@ class Engine:
             request.reason,
         )
 
-    def _unfinished(self, environment: str, app: str) -> ReleaseView | None:
+    def _unfinished(self, environment: str, app: str, request: ReleaseRequest) -> ReleaseView | None:
+        """The latest release, when it still has steps to do: not ended, or the same commit promoted but with the
+        old colour maybe still up (deploying it again finishes those steps instead of starting it twice)."""
         for event in self.ledger.recent_events(environment, app, limit=200):
             if event.kind is EventKind.STARTED:
-                kinds = {e.kind for e in self.ledger.events(event.release_id)}
-                return None if kinds & set(TERMINAL) else self.ledger.release(event.release_id)
+                latest = self.ledger.release(event.release_id)
+                kinds = {e.kind for e in self.ledger.events(latest.id)}
+                if EventKind.ROLLED_BACK in kinds:
+                    return None
+                same = (latest.version, latest.sha) == (request.version, request.sha)
+                return latest if same or EventKind.PROMOTED not in kinds else None
         return None
 
     def _has_stable(self, release: ReleaseView) -> bool:

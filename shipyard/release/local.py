@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,26 @@ class LocalBackend:
         spec = self._app(app)
         self.stop(app, colour)  # a half-started colour from a crashed run is replaced, not doubled
         port = spec.ports[colour]
+        if _listening(port):
+            raise ShipyardError(
+                f"port {port} ({app} {colour}) is taken by a process Shipyard did not start; stop it and retry"
+            )
         env = {**os.environ, **spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
         cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
         folder = self._folder(app)
-        command = ["bash", "-c", f"exec {spec.command.format(port=port)}"]
-        process = spawn(command, log=folder / f"{colour}.log", env=env, cwd=cwd)
-        (folder / f"{colour}.pid").write_text(str(process.pid))
+        # The child records its own pid before it execs the app: an engine killed right after the fork cannot
+        # leave a colour running that no pid file knows about.
+        pidfile = folder / f"{colour}.pid"
+        record = f'echo $$ > "{pidfile}.tmp" && mv "{pidfile}.tmp" "{pidfile}"'
+        spawn(
+            ["bash", "-c", f"{record} && exec {spec.command.format(port=port)}"],
+            log=folder / f"{colour}.log",
+            env=env,
+            cwd=cwd,
+        )
+        deadline = time.monotonic() + STOP_GRACE
+        while not pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._router(app).ensure_running({c: 0 for c in COLOURS})
 
     def stop(self, app: str, colour: str) -> None:
@@ -131,3 +146,9 @@ class LocalBackend:
             return int((self._folder(app) / f"{colour}.pid").read_text())
         except (OSError, ValueError):
             return None
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0

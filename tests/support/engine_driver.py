@@ -1,0 +1,48 @@
+"""Runs one release through the engine in its own process, so tests can kill it mid-step and run it again.
+
+python -m tests.support.engine_driver STATE_DIR DB_URL ROUTER BLUE GREEN VERSION
+Prints "step <name>" (flushed) before each step is carried out; exits 0 when promoted, 1 when rolled back.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from shipyard.ledger import Ledger
+from shipyard.release.engine import Engine, ReleaseRequest
+from shipyard.release.local import LocalApp, LocalBackend
+from shipyard.release.rollout import RolloutSpec
+from shipyard.release.smoke import SmokeCheck
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = RolloutSpec(
+    steps=(10, 50, 100),
+    pause=timedelta(seconds=1),
+    min_samples=10,
+    health_timeout=timedelta(seconds=6),
+    scale_down_delay=timedelta(seconds=1),
+)
+
+
+def main(state: str, db: str, router: str, blue: str, green: str, version: str) -> int:
+    command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
+    app = LocalApp(command=command, cwd=ROOT, router_port=int(router), ports={"blue": int(blue), "green": int(green)})
+    ledger = Ledger(db)
+    ledger.migrate()
+    engine = Engine(
+        ledger,
+        LocalBackend(Path(state), {"api": app}),
+        SPEC,
+        [SmokeCheck("/health")],
+        poll=0.2,
+        on_step=lambda decision: print(f"step {decision.step.value}", flush=True),
+    )
+    outcome = engine.deploy(ReleaseRequest("production", "api", version, f"sha-{version}", f"img:{version}", "ci"))
+    print(f"outcome {'promoted' if outcome.succeeded else 'rolled-back'}: {outcome.reason}", flush=True)
+    return 0 if outcome.succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:7]))
