@@ -102,6 +102,49 @@ def run_pr_checks(
     _exit_for(outcome)
 
 
+@app.command("deploy")
+def deploy_command(
+    environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
+    app_name: Annotated[str, typer.Option("--app", help="App to release")],
+    version: Annotated[str, typer.Option(help="Version being released")],
+    sha: Annotated[str, typer.Option(help="Commit of the release")],
+    artifact: Annotated[str, typer.Option(help="Folder the app runs in (local backend) or image reference")],
+    actor: Annotated[str, typer.Option("--as", help="Who releases")] = "cli",
+    config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+) -> None:
+    """Blue-green release of one app now: health, smoke, traffic steps with analysis, automatic rollback."""
+    from shipyard.cli import release
+
+    ok = _guard(lambda: release.deploy(out, environment, app_name, version, sha, artifact, actor, config))
+    raise typer.Exit(EXIT_PASSED if ok else EXIT_FAILED)
+
+
+@app.command("rollback")
+def rollback_command(
+    environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
+    app_name: Annotated[str, typer.Option("--app", help="App to roll back")],
+    actor: Annotated[str, typer.Option("--as", help="Who rolls back (recorded)")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    to: Annotated[str | None, typer.Option(help="Version to restore; default: the previous stable one")] = None,
+    config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+) -> None:
+    """Put the previous stable release back at 100% now, without running any pipeline."""
+    from shipyard.cli import release
+
+    _guard(lambda: release.rollback(out, environment, app_name, to, actor, reason, config))
+
+
+@app.command("status")
+def status_command(
+    environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
+    config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+) -> None:
+    """Which release and colour serve each app, the router's weights, and the last events."""
+    from shipyard.cli import release
+
+    _guard(lambda: release.status(out, environment, config))
+
+
 def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> object:
     from prefect import tags
     from prefect.client.orchestration import get_client

@@ -97,6 +97,13 @@ def parse_config(text: str, source: str) -> PipelineConfig:
 
 def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]]:
     """Names used in one place that must be defined in another."""
+    for env_name, env in config.environments.items():
+        for app in getattr(env.target, "ports", {}):
+            if app not in config.apps:
+                yield (
+                    f"environments.{env_name}.target.ports.{app}",
+                    f"unknown app {app!r}; apps are: {_names(config.apps)}",
+                )
     for index, rule in enumerate(config.branches):
         for position, app in enumerate(rule.apps or []):
             if app not in config.apps:

@@ -54,6 +54,21 @@ class Check(Strict):
         return {"command": value} if isinstance(value, str) else value
 
 
+class SmokeTest(Strict):
+    path: str = Field(pattern=r"^/", description="Path requested, e.g. /health.")
+    method: Literal["GET", "HEAD", "OPTIONS"] = Field("GET", description="Smoke tests only read.")
+    status: int = Field(200, ge=100, le=599, description="Expected HTTP status.")
+    json_field: str | None = Field(None, description="Dotted JSON field that must be present, e.g. status.")
+    equals: str | int | float | bool | None = Field(None, description="Value the JSON field must have.")
+
+
+class Serve(Strict):
+    command: str = Field(description="Command that serves one colour, with {port}; runs in the release's folder.")
+    health: str = Field("/health", pattern=r"^/", description="Liveness path.")
+    ready: str = Field("/ready", pattern=r"^/", description="Readiness path; no traffic before it answers 2xx.")
+    smoke: list[SmokeTest] = Field(default_factory=list, description="Checks on the preview address and at 100%.")
+
+
 class App(Strict):
     path: str = Field(description="Folder of the app inside the repository.")
     toolchain: ToolchainKind = Field(description="Language toolchain: 'python' or 'node'.")
@@ -67,6 +82,7 @@ class App(Strict):
         description="Extra repository paths the checks read (shared config); in the cache key.",
     )
     checks: dict[str, Check] = Field(min_length=1, description="Named checks, e.g. lint, typecheck, format, test.")
+    serve: Serve | None = Field(None, description="How a release of the app runs and is verified when deployed.")
 
     _path = field_validator("path")(_relative_path)
 
@@ -81,9 +97,21 @@ class App(Strict):
         return value
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class LocalPorts(Strict):
+    router: Port = Field(description="127.0.0.1 port the app's router (HAProxy) listens on: the app's address.")
+    blue: Port = Field(description="127.0.0.1 port of the blue colour (its preview address).")
+    green: Port = Field(description="127.0.0.1 port of the green colour (its preview address).")
+
+    def colours(self) -> dict[str, int]:
+        return {"blue": self.blue, "green": self.green}
+
+
 class LocalTarget(Strict):
-    backend: Literal["local"] = Field(description="Blue-green on this machine behind a local router.")
-    router_port: int = Field(8080, ge=1, le=65535, description="127.0.0.1 port the router listens on.")
+    backend: Literal["local"] = Field(description="Blue-green on this machine: colours are processes behind HAProxy.")
+    ports: dict[str, LocalPorts] = Field(default_factory=dict, description="Ports per app deployed here.")
 
 
 class KubernetesTarget(Strict):
@@ -102,8 +130,30 @@ class EcsTarget(Strict):
 Target = Annotated[LocalTarget | KubernetesTarget | EcsTarget, Field(discriminator="backend")]
 
 
+class Rollout(Strict):
+    steps: list[int] = Field(
+        [10, 50, 100], min_length=1, description="Percent of traffic on the new colour, step by step."
+    )
+    pause_seconds: float = Field(30, ge=0, description="Time at each step before its analysis decides.")
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="Roll back above this share of failed requests.")
+    max_p95_ms: float = Field(500, gt=0, description="Roll back above this p95 latency.")
+    min_samples: int = Field(20, ge=1, description="Requests sampled at a step before it may pass.")
+    health_timeout_seconds: float = Field(120, gt=0, description="The new colour must be ready within this.")
+    scale_down_delay_seconds: float = Field(
+        30, ge=0, description="The old colour stays up this long for a fast way back."
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[int]) -> list[int]:
+        if any(not 0 < step <= 100 for step in value) or value != sorted(set(value)):
+            raise ValueError(f"expected increasing percentages between 1 and 100, got {value}")
+        return value
+
+
 class Environment(Strict):
     target: Target = Field(description="Where releases of this environment run.")
+    rollout: Rollout = Field(default_factory=Rollout, description="Traffic steps and the analysis at each.")
     approval: bool = Field(False, description="Suspend for an approval before anything touches the environment.")
     approvers: list[str] = Field(default_factory=list, description="Who may approve (names typed in the form).")
     allow_self_approval: bool = Field(False, description="May the commit author approve their own change.")

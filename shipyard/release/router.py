@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +77,9 @@ class HAProxyRouter:
     def __init__(self, spec: RouterSpec, folder: Path) -> None:
         self.spec = spec
         self.folder = folder
-        self.socket_path = folder / "admin.sock"
+        # Unix socket paths are short (HAProxy: 97 bytes): keep it in the temp folder, named after the state folder.
+        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+        self.socket_path = Path(tempfile.gettempdir()) / f"shipyard-haproxy-{digest}.sock"
         self.pidfile = folder / "haproxy.pid"
         self.config = folder / "haproxy.cfg"
 
@@ -103,12 +107,14 @@ class HAProxyRouter:
         if check:
             raise RouterError(f"haproxy rejected {self.config}: {check}")
         self.socket_path.unlink(missing_ok=True)
-        process = spawn([binary, "-db", "-f", str(self.config)], log=self.folder / "haproxy.log")
+        log = self.folder / "haproxy.log"
+        process = spawn([binary, "-db", "-f", str(self.config)], log=log)
         self.pidfile.write_text(str(process.pid))  # ours, not haproxy's: it must outlive this engine process
         deadline = time.monotonic() + START_TIMEOUT
         while not self.running():
-            if time.monotonic() > deadline:
-                raise RouterError(f"haproxy did not start in {START_TIMEOUT:g}s; see {self.folder / 'haproxy.log'}")
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:]) if log.exists() else ""
+                raise RouterError(f"haproxy did not start (see {log}):\n{tail}")
             time.sleep(0.05)
 
     def weights(self) -> dict[str, int]:

@@ -1,0 +1,71 @@
+"""Build the release engine's parts from the pipeline config: backend (by name), rollout spec, smoke tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from shipyard.config.schema import Environment, LocalTarget, PipelineConfig
+from shipyard.errors import InputError
+from shipyard.home import Home
+from shipyard.release.backend import Backend
+from shipyard.release.local import LocalApp, LocalBackend
+from shipyard.release.rollout import RolloutSpec
+from shipyard.release.smoke import SmokeCheck
+
+
+def environment(config: PipelineConfig, name: str) -> Environment:
+    try:
+        return config.environments[name]
+    except KeyError:
+        known = ", ".join(sorted(config.environments)) or "(none)"
+        raise InputError(f"unknown environment {name!r}; environments are: {known}") from None
+
+
+def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend:
+    target = environment(config, name).target
+    assert isinstance(target, LocalTarget)
+    apps = {}
+    for app_name, ports in target.ports.items():
+        serve = config.apps[app_name].serve
+        if serve is None:
+            raise InputError(f"apps.{app_name}.serve is missing: the local backend needs the command that serves it")
+        apps[app_name] = LocalApp(
+            command=serve.command,
+            cwd=home.root,
+            router_port=ports.router,
+            ports=ports.colours(),
+            health_path=serve.health,
+            ready_path=serve.ready,
+        )
+    return LocalBackend(home.root / "local" / name, apps)
+
+
+BACKENDS: dict[str, Callable[[PipelineConfig, str, Home], Backend]] = {"local": local_backend}
+
+
+def backend_for(config: PipelineConfig, name: str, home: Home) -> Backend:
+    kind = environment(config, name).target.backend
+    if kind not in BACKENDS:
+        raise InputError(f"environment {name!r} deploys with the {kind!r} backend, which is not available yet")
+    return BACKENDS[kind](config, name, home)
+
+
+def rollout_spec(config: PipelineConfig, name: str) -> RolloutSpec:
+    r = environment(config, name).rollout
+    return RolloutSpec(
+        steps=tuple(r.steps),
+        pause=timedelta(seconds=r.pause_seconds),
+        max_error_rate=r.max_error_rate,
+        max_p95_ms=r.max_p95_ms,
+        min_samples=r.min_samples,
+        health_timeout=timedelta(seconds=r.health_timeout_seconds),
+        scale_down_delay=timedelta(seconds=r.scale_down_delay_seconds),
+    )
+
+
+def smoke_checks(config: PipelineConfig, app: str) -> list[SmokeCheck]:
+    serve = config.apps[app].serve
+    if serve is None:
+        return []
+    return [SmokeCheck(t.path, t.method, t.status, t.json_field, t.equals) for t in serve.smoke]
