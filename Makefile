@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/pr_checks_cache.py
 	$(BIN)/python bench/pr_checks_parallel.py
 	$(BIN)/python bench/cutover.py
+	$(BIN)/python bench/rollback.py
 
 clean:
 	rm -rf $(VENV) .shipyard .mypy_cache .ruff_cache .pytest_cache
