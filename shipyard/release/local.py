@@ -20,7 +20,7 @@ from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import COLOURS, release_env
 from shipyard.release.rollout import Capabilities, Health
-from shipyard.release.router import HAProxyRouter, RouterSpec
+from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
 from shipyard.runner import process_alive, spawn
 
 PROBE_TIMEOUT = 2.0
@@ -77,9 +77,14 @@ class LocalBackend:
         self._router(app).ensure_running({c: 0 for c in COLOURS})
 
     def stop(self, app: str, colour: str) -> None:
+        """Stop a colour; one that takes no traffic first finishes the requests it is serving."""
         pid = self._pid(app, colour)
         if pid is None:
             return
+        router = self._router(app)
+        with contextlib.suppress(RouterError):
+            if router.running() and router.weights().get(colour) == 0:
+                router.drain(colour)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE

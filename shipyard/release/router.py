@@ -28,6 +28,7 @@ from shipyard.runner import process_alive, run, spawn
 
 START_TIMEOUT = 10.0
 UP_TIMEOUT = 10.0
+DRAIN_TIMEOUT = 10.0
 
 _CONFIG = """\
 global
@@ -121,14 +122,30 @@ class HAProxyRouter:
         """Live weights read back from HAProxy."""
         return {colour: int(self._command(f"get weight {self._server(colour)}").split()[0]) for colour in COLOURS}
 
+    def sessions(self, colour: str) -> int:
+        """Requests the colour is serving right now (HAProxy's scur)."""
+        return int(self._stat_rows().get(colour, {}).get("scur") or 0)
+
+    def drain(self, colour: str, timeout: float = DRAIN_TIMEOUT) -> bool:
+        """Wait until a colour with weight 0 has finished the requests it had; False if it still has some."""
+        deadline = time.monotonic() + timeout
+        while self.sessions(colour) > 0:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def status(self) -> dict[str, str]:
         """HAProxy's own view of each colour from its health checks: UP, DOWN, 'UP 1/2' (going down), ..."""
+        return {colour: row["status"] for colour, row in self._stat_rows().items()}
+
+    def _stat_rows(self) -> dict[str, dict[str, str]]:
         lines = self._command("show stat").splitlines()
         if not lines or not lines[0].startswith("# "):
             raise RouterError(f"unexpected answer to 'show stat': {lines[:1]}")
         rows = csv.DictReader([lines[0][2:], *lines[1:]])
         backend = f"{self.spec.app}_colours"
-        return {r["svname"]: r["status"] for r in rows if r["pxname"] == backend and r["svname"] in COLOURS}
+        return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] in COLOURS}
 
     def wait_until_up(self, colours: list[str], timeout: float = UP_TIMEOUT) -> None:
         """Traffic only goes to a colour the router itself has seen pass its health check."""
