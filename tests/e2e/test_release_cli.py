@@ -65,6 +65,11 @@ def shipyard(config: Path, env: dict[str, str], *args: str) -> subprocess.Comple
     )
 
 
+def versions_served(config: Path, env: dict[str, str]) -> set[str]:
+    backend = local_backend(load_config(config), "production", Home(Path(env["SHIPYARD_HOME"])))
+    return {httpx.get(backend.router_url("api") + "/", timeout=5).json()["version"] for _ in range(10)}
+
+
 def test_deploy_status_and_emergency_rollback_from_the_terminal(setup: tuple[Path, dict[str, str]]) -> None:
     config, env = setup
     for version in ("1.0.0", "1.1.0"):
@@ -98,9 +103,7 @@ def test_deploy_status_and_emergency_rollback_from_the_terminal(setup: tuple[Pat
     done = shipyard(config, env, "rollback", "production", "--app", "api", "--as", "dana", "--reason", "bad checkout")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1.0.0 is back at 100%" in done.stdout and "by dana: bad checkout" in done.stdout
-    backend = local_backend(load_config(config), "production", Home(Path(env["SHIPYARD_HOME"])))
-    versions = {httpx.get(backend.router_url("api") + "/", timeout=5).json()["version"] for _ in range(10)}
-    assert versions == {"1.0.0"}
+    assert versions_served(config, env) == {"1.0.0"}
 
     bad = shipyard(
         config,
@@ -117,8 +120,7 @@ def test_deploy_status_and_emergency_rollback_from_the_terminal(setup: tuple[Pat
         "img",
     )
     assert bad.returncode == 1 and "rolled back" in bad.stdout and "error rate" in bad.stdout
-    versions = {httpx.get(backend.router_url("api") + "/", timeout=5).json()["version"] for _ in range(10)}
-    assert versions == {"1.0.0"}
+    assert versions_served(config, env) == {"1.0.0"}
 
 
 def test_unknown_environment_exits_2(setup: tuple[Path, dict[str, str]]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,20 +14,14 @@ from shipyard.ledger import EventKind, Ledger
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
-from shipyard.release.rollout import RolloutSpec
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT, free_port
+from tests.support.engine_driver import SPEC
 
 pytestmark = pytest.mark.slow
 
-FAST = RolloutSpec(
-    steps=(10, 50, 100),
-    pause=timedelta(seconds=1),
-    min_samples=10,
-    health_timeout=timedelta(seconds=6),
-    scale_down_delay=timedelta(seconds=1),
-)
+FAST = SPEC  # the crash tests' driver uses the same quick rollout
 SMOKE = [SmokeCheck("/health", json_field="colour"), SmokeCheck("/ready")]
 
 

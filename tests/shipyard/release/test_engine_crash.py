@@ -51,6 +51,13 @@ class Driver:
         proc.wait(30)
         return seen
 
+    def crash_then_rerun(self, version: str, step: str) -> tuple[int, str]:
+        """Deploy 1.0.0, start `version`, kill the engine at `step`, run it again; the re-run's exit and output."""
+        assert self.run("1.0.0")[0] == 0
+        seen = self.kill_at(version, step)
+        assert f"step {step}" in seen, seen
+        return self.run(version)
+
     def backend(self) -> LocalBackend:
         command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
         router, blue, green = self.ports
@@ -76,10 +83,7 @@ BAD_CASES = [("sqlite", "shift"), ("sqlite", "roll-back"), ("postgresql", "roll-
 
 @pytest.mark.parametrize(("database_url", "step"), GOOD_CASES, indirect=["database_url"])
 def test_killed_good_release_is_promoted_on_rerun(driver: Driver, step: str, database_url: str) -> None:
-    assert driver.run("1.0.0")[0] == 0
-    seen = driver.kill_at("1.1.0", step)
-    assert f"step {step}" in seen, seen
-    code, output = driver.run("1.1.0")
+    code, output = driver.crash_then_rerun("1.1.0", step)
     assert code == 0, output  # the re-run resumes the same release and finishes it
     backend = driver.backend()
     ledger = Ledger(database_url)
@@ -95,10 +99,7 @@ def test_killed_good_release_is_promoted_on_rerun(driver: Driver, step: str, dat
 
 @pytest.mark.parametrize(("database_url", "step"), BAD_CASES, indirect=["database_url"])
 def test_killed_bad_release_is_rolled_back_on_rerun(driver: Driver, step: str, database_url: str) -> None:
-    assert driver.run("1.0.0")[0] == 0
-    seen = driver.kill_at("2.0.0-bad", step)
-    assert f"step {step}" in seen, seen
-    code, output = driver.run("2.0.0-bad")
+    code, output = driver.crash_then_rerun("2.0.0-bad", step)
     assert code == 1, output
     backend = driver.backend()
     ledger = Ledger(database_url)
