@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -15,15 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deployments.local_server import LocalServer, ensure_server  # noqa: E402
+from shipyard.files import free_port  # noqa: E402
 
 
 def start(name: str) -> tuple[LocalServer, Path]:
     """Start a server with its own PREFECT_HOME and point this process at it (before Prefect is imported)."""
     work = Path(tempfile.mkdtemp(prefix=f"shipyard-bench-{name}-"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ensure_server(port, work / "server.log", prefect_home=work / "server-home")
+    server = ensure_server(free_port(), work / "server.log", prefect_home=work / "server-home")
     os.environ.update(
         PREFECT_API_URL=server.api_url,
         PREFECT_HOME=str(work / "client-home"),

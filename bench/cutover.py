@@ -17,13 +17,14 @@ from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shipyard.files import free_port
 from shipyard.ledger import Ledger
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import RolloutSpec
 from shipyard.release.smoke import SmokeCheck
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 
 MIN_REQUESTS = 10_000
 STEP_PAUSE = 10.0

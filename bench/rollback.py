@@ -21,12 +21,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shipyard.config import load_config
+from shipyard.files import free_port
 from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.release import setup
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.probe import LoadGenerator
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 
 CONFIG = """\
 version: 1

@@ -11,7 +11,7 @@ from pathlib import Path
 from shipyard import git
 from shipyard.config.schema import App
 from shipyard.errors import ShipyardError
-from shipyard.runner import CommandResult, run
+from shipyard.runner import CommandResult, run, shell
 from shipyard.toolchains import Toolchain, locked
 
 INSTALL_TIMEOUT = 900
@@ -35,7 +35,6 @@ class Prepared:
     toolchain: Toolchain
     key: str
     root: str
-    reused: bool
 
     @property
     def node_modules(self) -> Path | None:
@@ -82,7 +81,7 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
         raise DependencyInstallFailed(f"{name}: lock file {lock_path} is missing at {sha[:12]}")
     key = cache_key(app, lockfile, toolchain)
     root = store / toolchain.kind / f"{name}-{key}"
-    prepared = Prepared(name, toolchain, key, str(root), reused=True)
+    prepared = Prepared(name, toolchain, key, str(root))
     with locked(root):
         if (root / DONE_MARKER).exists():
             return prepared
@@ -101,12 +100,10 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
                 "creating the virtualenv",
             )
         command = install_command(app)
-        result = run(
-            ["bash", "-eo", "pipefail", "-c", command], cwd=root / "src", env=prepared.env(), timeout=INSTALL_TIMEOUT
-        )
+        result = run(shell(command), cwd=root / "src", env=prepared.env(), timeout=INSTALL_TIMEOUT)
         _must(result, name, f"`{command}`")
         (root / DONE_MARKER).write_text(key)
-    return Prepared(name, toolchain, key, str(root), reused=False)
+    return prepared
 
 
 def _must(result: CommandResult, name: str, what: str) -> None:

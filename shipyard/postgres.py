@@ -10,13 +10,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
+from shipyard.files import free_port
 from shipyard.runner import run
 
 START_TIMEOUT = 60
@@ -43,7 +43,7 @@ def temporary_postgres(user: str = "postgres") -> Iterator[str]:
     bin_dir = find_bin_dir()
     folder = Path(tempfile.mkdtemp(prefix="shipyard-pg-"))
     as_user = _runas(user, folder)
-    data, log, port = folder / "data", folder / "server.log", _free_port()
+    data, log, port = folder / "data", folder / "server.log", free_port()
 
     def tool(name: str, *args: str) -> list[str]:
         return [*as_user, str(bin_dir / name), "-D", str(data), *args]
@@ -82,12 +82,6 @@ def _must(argv: list[str], what: str, log: Path | None = None) -> None:
         if log is not None and log.exists():
             detail += "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise PostgresUnavailable(f"{what} failed (exit {result.returncode}):\n{detail}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _version_key(path: str) -> int:

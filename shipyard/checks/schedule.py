@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from shipyard.checks.model import CheckResult, CheckSpec
+from shipyard.files import write_atomically
 from shipyard.toolchains import locked
 
 T = TypeVar("T")
@@ -45,9 +45,7 @@ class DurationHistory:
                 old = merged.get(r.spec.name)
                 new = r.cpu_seconds
                 merged[r.spec.name] = new if old is None else SMOOTHING * new + (1 - SMOOTHING) * old
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
-            os.replace(tmp, self.path)
+            write_atomically(self.path, json.dumps(merged, indent=1, sort_keys=True))
         self.seconds = merged
 
 

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ToolchainKind = Literal["python", "node"]
 OnUnavailable = Literal["fail", "warn"]
 
-QUALITY_CHECKS = ("lint", "typecheck", "format", "test")
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shipyard.errors import InputError, ShipyardError
+from shipyard.errors import InputError
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, other, serving_colour
 from shipyard.release.probe import LoadGenerator
@@ -39,13 +39,6 @@ class Outcome:
     release: ReleaseView
     succeeded: bool
     reason: str
-    steps: list[Decision] = field(default_factory=list)
-
-
-class ReleaseFailed(ShipyardError):
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-        super().__init__(f"{outcome.release.app} {outcome.release.version}: {outcome.reason}")
 
 
 class Engine:
@@ -83,7 +76,6 @@ class Engine:
             while True:
                 observed = self.observe(release, probe)
                 decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
-                outcome.steps.append(decision)
                 self.on_step(decision)
                 if decision.terminal:
                     return self._finish(release, decision, outcome)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import COLOURS, release_env
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
-from shipyard.runner import process_alive, spawn
+from shipyard.runner import process_alive, spawn, stop_group
 
 PROBE_TIMEOUT = 2.0
 STOP_GRACE = 10.0
@@ -85,13 +84,7 @@ class LocalBackend:
         with contextlib.suppress(RouterError):
             if router.running() and router.weights().get(colour) == 0:
                 router.drain(colour)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        stop_group(pid, STOP_GRACE)
         (self._folder(app) / f"{colour}.pid").unlink(missing_ok=True)
 
     def running(self, app: str, colour: str) -> bool:

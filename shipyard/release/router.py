@@ -9,13 +9,10 @@ HTTP errors an app returns (500, 503, ...) are never retried: the rollout analys
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
-import os
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -23,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.errors import ShipyardError
+from shipyard.files import write_atomically
 from shipyard.release.backend import COLOURS
-from shipyard.runner import process_alive, run, spawn
+from shipyard.runner import run, spawn, stop_group
 
 START_TIMEOUT = 10.0
 UP_TIMEOUT = 10.0
@@ -176,16 +174,12 @@ class HAProxyRouter:
         self._save_weights(weights)  # a restarted router comes back with the same split
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop HAProxy now (SIGTERM is its hard stop) and wait until its socket no longer answers."""
+        """Stop HAProxy now (SIGTERM is its hard stop; KILL if it lingers)."""
         try:
             pid = int(self.pidfile.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        stop_group(pid, timeout)  # spawned in its own session, so its pid is its group
 
     def _saved_weights(self) -> dict[str, int] | None:
         try:
@@ -195,9 +189,7 @@ class HAProxyRouter:
         return {str(k): int(v) for k, v in saved.items()} if isinstance(saved, dict) else None
 
     def _save_weights(self, weights: dict[str, int]) -> None:
-        tmp = self.folder / "weights.tmp"
-        tmp.write_text(json.dumps(weights))
-        os.replace(tmp, self.folder / "weights.json")
+        write_atomically(self.folder / "weights.json", json.dumps(weights))
 
     def _server(self, colour: str) -> str:
         if colour not in COLOURS:
@@ -208,15 +200,12 @@ class HAProxyRouter:
         servers = "".join(_SERVER.format(colour=c, port=self.spec.ports[c], weight=weights.get(c, 0)) for c in COLOURS)
         text = _CONFIG.format(
             socket=self.socket_path,
-            pidfile=self.pidfile,
             app=self.spec.app,
             listen=self.spec.listen,
             health_path=self.spec.health_path,
             servers=servers,
         )
-        tmp = self.config.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, self.config)
+        write_atomically(self.config, text)
 
     def _command(self, line: str) -> str:
         try:

@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from shipyard.config import load_config
+from shipyard.files import free_port
 from shipyard.home import Home
 from shipyard.release.setup import local_backend
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -70,25 +71,15 @@ def versions_served(config: Path, env: dict[str, str]) -> set[str]:
     return {httpx.get(backend.router_url("api") + "/", timeout=5).json()["version"] for _ in range(10)}
 
 
+def deploy(config: Path, env: dict[str, str], version: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ("--app", "api", "--version", version, "--sha", f"sha{version}", "--artifact", "img", *extra)
+    return shipyard(config, env, "deploy", "production", *args)
+
+
 def test_deploy_status_and_emergency_rollback_from_the_terminal(setup: tuple[Path, dict[str, str]]) -> None:
     config, env = setup
     for version in ("1.0.0", "1.1.0"):
-        done = shipyard(
-            config,
-            env,
-            "deploy",
-            "production",
-            "--app",
-            "api",
-            "--version",
-            version,
-            "--sha",
-            f"sha{version}",
-            "--artifact",
-            "img",
-            "--as",
-            "dana",
-        )
+        done = deploy(config, env, version, "--as", "dana")
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"api {version} promoted" in done.stdout
     status = shipyard(config, env, "status", "production")
@@ -105,20 +96,7 @@ def test_deploy_status_and_emergency_rollback_from_the_terminal(setup: tuple[Pat
     assert "1.0.0 is back at 100%" in done.stdout and "by dana: bad checkout" in done.stdout
     assert versions_served(config, env) == {"1.0.0"}
 
-    bad = shipyard(
-        config,
-        env,
-        "deploy",
-        "production",
-        "--app",
-        "api",
-        "--version",
-        "2.0.0-bad",
-        "--sha",
-        "s2",
-        "--artifact",
-        "img",
-    )
+    bad = deploy(config, env, "2.0.0-bad")
     assert bad.returncode == 1 and "rolled back" in bad.stdout and "error rate" in bad.stdout
     assert versions_served(config, env) == {"1.0.0"}
 

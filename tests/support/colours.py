@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from shipyard.files import free_port
 from shipyard.release.router import HAProxyRouter, RouterSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,14 +23,6 @@ class Colours:
     router: HAProxyRouter
     servers: dict[str, subprocess.Popen[bytes]]
     fail_flags: dict[str, Path]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -10,13 +10,14 @@ import httpx
 import pytest
 
 from shipyard.errors import InputError
+from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 from tests.support.engine_driver import SPEC
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
 from shipyard.release.local import LocalApp, LocalBackend
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 
 pytestmark = pytest.mark.slow
 

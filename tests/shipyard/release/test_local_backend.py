@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.files import free_port
 from shipyard.ledger import ReleaseView
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Health
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT, free_port
+from tests.support.colours import ROOT
 
 
 @pytest.fixture
