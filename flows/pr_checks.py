@@ -1,25 +1,39 @@
-"""pr-checks: checkout → read config → (per app × toolchain) prepare → checks in parallel → summary → gate."""
+"""pr-checks: checkout → read config → statuses pending → in parallel: quality, security, database (docs where
+the branch rule asks) → summary, SARIF → statuses final → gate."""
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from flows.quality_stage import quality_stage
+from flows.quality_stage import check_result, quality_stage
 from shipyard import git
-from shipyard.checks.plan import matrix, plan_checks
-from shipyard.checks.report import ChecksFailed, Summary
+from shipyard.checks.model import CheckResult
+from shipyard.checks.plan import matrix, plan_app_stage, plan_checks, plan_security
+from shipyard.checks.report import ChecksFailed, Summary, stage_status
+from shipyard.clients.github import CommitStatus
+from shipyard.config.schema import PipelineConfig, StageName
 from shipyard.home import Home
+from tasks.database import verify_migrations
+from tasks.docs import build_docs
+from tasks.github import github_client, post_statuses
 from tasks.quality import run_check
 from tasks.repo import checkout, read_config
 from tasks.report import publish_summary
+from tasks.security import publish_sarif, run_scanner
+
+PIPELINE = "pr-checks"
 
 
-@flow(name="pr-checks", flow_run_name="pr-checks {sha:.12}")
+@flow(name=PIPELINE, flow_run_name="pr-checks {sha:.12}")
 def pr_checks(
     repo: str,
     sha: str,
@@ -27,24 +41,101 @@ def pr_checks(
     apps: list[str] | None = None,
     parallelism: int | None = None,
     refresh_cache: bool = False,
+    branch: str | None = None,
+    with_stages: list[StageName] | None = None,
+    github_repo: str | None = None,
 ) -> Summary:
-    """Quality checks of one commit.
+    """Checks of one commit, gated by the branch rule's required stages.
 
     config_ref: where shipyard.yaml is read (the base branch for PRs, never the PR head).
+    branch: picks the branch rule (required and optional stages); none: quality, security, database required.
+    with_stages: extra stages to run as optional (e.g. docs on a PR).
+    github_repo: owner/name for commit statuses; default github.repository from the config.
     refresh_cache: run every check even where a cached result for the same content exists.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
     workspace, full_sha = checkout(repo, sha, run_id)
+    reports = str(Home.from_env().reports(run_id))
     try:
         config = read_config(workspace, config_ref or full_sha)
-        specs = plan_checks(config, matrix(config, apps), lambda path: git.object_id(Path(workspace), full_sha, path))
-        check = run_check.with_options(refresh_cache=True) if refresh_cache else run_check
-        results = quality_stage(config, specs, workspace, full_sha, config.checks.workers(parallelism), check)
+        stages = {**dict.fromkeys(with_stages or [], False), **config.stages_for(branch)}
+        github = github_client(config, github_repo)
+        post_statuses(github, full_sha, [_status(config, s, "pending", "running") for s in [*stages, PIPELINE]])
+        content_id = _content_id(workspace, full_sha)
+        side = _start_side_stages(config, stages, workspace, full_sha, reports, refresh_cache, content_id)
+        results = _quality(config, stages, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
+        results += [check_result(future) for future in side]
         summary = Summary(tuple(results))
-        publish_summary(summary, str(Home.from_env().reports(run_id)), key="pr-checks")
+        publish_summary(summary, reports, key=PIPELINE)
+        if "security" in stages:
+            publish_sarif([r for r in results if r.spec.stage == "security"], reports)
+        post_statuses(github, full_sha, _final_statuses(config, stages, summary))
     finally:
         for folder in (workspace, f"{workspace}-checks"):
             shutil.rmtree(folder, ignore_errors=True)
     if not summary.passed:
         raise ChecksFailed(summary)
     return summary
+
+
+def _content_id(workspace: str, sha: str) -> Any:
+    return lambda path: git.object_id(Path(workspace), sha, path)
+
+
+def _quality(
+    config: PipelineConfig,
+    stages: dict[StageName, bool],
+    apps: list[str] | None,
+    workspace: str,
+    sha: str,
+    parallelism: int | None,
+    refresh: bool,
+    content_id: Any,
+) -> list[CheckResult]:
+    if "quality" not in stages:
+        return []
+    specs = [
+        replace(s, required=s.required and stages["quality"])
+        for s in plan_checks(config, matrix(config, apps), content_id)
+    ]
+    check = run_check.with_options(refresh_cache=True) if refresh else run_check
+    return quality_stage(config, specs, workspace, sha, config.checks.workers(parallelism), check)
+
+
+def _start_side_stages(
+    config: PipelineConfig,
+    stages: dict[StageName, bool],
+    workspace: str,
+    sha: str,
+    reports: str,
+    refresh: bool,
+    content_id: Any,
+) -> list[PrefectFuture[Any]]:
+    """Security, database and docs run beside the quality stage, on the flow's own task runner."""
+    futures: list[PrefectFuture[Any]] = []
+    if "security" in stages:
+        scanner = run_scanner.with_options(refresh_cache=True) if refresh else run_scanner
+        for spec in plan_security(config, stages["security"], content_id(""), datetime.date.today()):
+            futures.append(scanner.submit(spec, config, workspace, reports))
+    if "database" in stages:
+        verify = verify_migrations.with_options(refresh_cache=True) if refresh else verify_migrations
+        for spec in plan_app_stage(config, "database", stages["database"], content_id):
+            futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha))
+    if "docs" in stages:
+        for spec in plan_app_stage(config, "docs", stages["docs"], content_id):
+            futures.append(build_docs.submit(spec, config.apps[spec.app], workspace, sha, reports))
+    return futures
+
+
+def _status(config: PipelineConfig, name: str, state: Any, description: str) -> CommitStatus:
+    prefix = config.github.context if config.github else "shipyard"
+    return CommitStatus(f"{prefix}/{name}", state, description, flow_run.get_flow_run_ui_url())
+
+
+def _final_statuses(config: PipelineConfig, stages: dict[StageName, bool], summary: Summary) -> list[CommitStatus]:
+    statuses = []
+    for stage, required in stages.items():
+        state, description = stage_status([r for r in summary.results if r.spec.stage == stage], required)
+        statuses.append(_status(config, stage, state, description))
+    whole = "success" if summary.passed else "failure"
+    return [*statuses, _status(config, PIPELINE, whole, summary.headline())]

@@ -62,7 +62,7 @@ def quality_stage(
                 continue  # gathering is over: dispatch what is ready
             if finished in running:
                 running.discard(finished)
-                results.append(_result_of(finished))
+                results.append(check_result(finished))
                 continue
             entry = preparing.pop(finished)
             gather_until = min(gather_until, time.monotonic() + GATHER_SECONDS)
@@ -93,7 +93,7 @@ def _final_state(future: PrefectFuture[Any]) -> State[Any]:
     return future.state
 
 
-def _result_of(future: PrefectFuture[Any]) -> CheckResult:
+def check_result(future: PrefectFuture[Any]) -> CheckResult:
     state = _final_state(future)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, CheckResult):

@@ -11,8 +11,9 @@ from pathlib import Path
 from shipyard import git
 from shipyard.config.schema import App
 from shipyard.errors import ShipyardError
+from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell
-from shipyard.toolchains import Toolchain, locked
+from shipyard.toolchains import Toolchain, locked, resolve
 
 INSTALL_TIMEOUT = 900
 DONE_MARKER = ".shipyard-complete"
@@ -72,6 +73,12 @@ def cache_key(app: App, lockfile: str, toolchain: Toolchain) -> str:
     for part in (toolchain.kind, toolchain.full_version, install_command(app), lockfile):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:20]
+
+
+def prepare(name: str, app: App, version: str, workspace: Path, sha: str, home: Home) -> Prepared:
+    """The toolchain (installed if need be) and the app's dependencies for it."""
+    toolchain = resolve(app.toolchain, version, home.toolchains)
+    return install(name, app, toolchain, workspace, sha, home.deps)
 
 
 def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str, store: Path) -> Prepared:

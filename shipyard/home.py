@@ -20,6 +20,12 @@ class Home:
         return self.root / "toolchains"
 
     @property
+    def tools(self) -> Path:
+        """Pinned scanners; SHIPYARD_TOOLS lets several homes (test runs) share one install."""
+        shared = os.environ.get("SHIPYARD_TOOLS")
+        return Path(shared).expanduser().resolve() if shared else self.root / "tools"
+
+    @property
     def deps(self) -> Path:
         return self.root / "cache" / "deps"
 

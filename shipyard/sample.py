@@ -8,7 +8,10 @@ from pathlib import Path
 from shipyard.errors import InputError
 from shipyard.git import git
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+# The platform's Dockerfiles and manifests live in Shipyard's infra/ (one copy); the sample repository carries them.
+SAMPLE_INFRA = ("docker", "k8s")
 AUTHOR = ("-c", "user.name=Dana Developer", "-c", "user.email=dana@example.com")
 
 
@@ -21,6 +24,8 @@ def create_sample_repo(dest: Path, variant: str | None = None, branch: str = "ma
     if dest.exists() and any(dest.iterdir()):
         raise InputError(f"{dest} is not empty")
     shutil.copytree(EXAMPLES / "platform", dest, dirs_exist_ok=True)
+    for folder in SAMPLE_INFRA:
+        shutil.copytree(ROOT / "infra" / folder, dest / "infra" / folder, dirs_exist_ok=True)
     if variant is not None:
         overlay = EXAMPLES / "variants" / variant
         if not overlay.is_dir():

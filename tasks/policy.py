@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 from prefect.tasks import exponential_backoff
+
+from shipyard.checks.model import CheckResult, Status
 
 RetryCondition = Callable[[Any, Any, Any], bool]
 
@@ -26,3 +30,11 @@ def retry_unless(*final: type[BaseException]) -> RetryCondition:
         return False
 
     return should_retry
+
+
+def check_state(result: CheckResult) -> CheckResult | State:
+    """A passed check returns its result (cacheable); any other ends the task Failed, so it is never cached."""
+    if result.status is Status.PASSED:
+        return result
+    name = "Unavailable" if result.status is Status.UNAVAILABLE else "Failed"
+    return Failed(name=name, message=f"{result.spec.name}: {result.summary}", data=result)

@@ -9,15 +9,14 @@ from typing import Any
 from prefect import task
 from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
-from prefect.states import Failed
 
 from shipyard import deps, toolchains
 from shipyard.checks.execute import execute
-from shipyard.checks.model import CheckResult, CheckSpec, Status
+from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.checks.plan import MatrixEntry, check_cache_key
 from shipyard.config.schema import App
 from shipyard.home import Home
-from tasks.policy import BACKOFF, JITTER, retry_unless
+from tasks.policy import BACKOFF, JITTER, check_state, retry_unless
 
 
 @task(
@@ -28,9 +27,17 @@ from tasks.policy import BACKOFF, JITTER, retry_unless
     retry_condition_fn=retry_unless(toolchains.ToolchainUnavailable),  # a missing toolchain stays missing
 )
 def prepare(entry: MatrixEntry, app: App, workspace: str, sha: str) -> deps.Prepared:
-    home = Home.from_env()
-    toolchain = toolchains.resolve(entry.kind, entry.version, home.toolchains)
-    return deps.install(entry.app, app, toolchain, Path(workspace), sha, home.deps)
+    return deps.prepare(entry.app, app, entry.version, Path(workspace), sha, Home.from_env())
+
+
+def prepare_app(spec: CheckSpec, app: App, workspace: str, sha: str) -> deps.Prepared | CheckResult:
+    """For stages that run one check per app (database, docs): its first toolchain, or why the check cannot run."""
+    try:
+        return deps.prepare(spec.app, app, app.versions[0], Path(workspace), sha, Home.from_env())
+    except toolchains.ToolchainUnavailable as exc:
+        return not_run(spec, Status.UNAVAILABLE, str(exc))
+    except deps.DependencyInstallFailed as exc:
+        return not_run(spec, Status.SKIPPED, f"dependencies could not be installed: {exc}")
 
 
 def _check_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -46,8 +53,4 @@ def _check_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 )
 def run_check(spec: CheckSpec, prepared: deps.Prepared, workspace: str, sha: str) -> CheckResult | State:
     """Passed results are cached by content; failed and unavailable ones end Failed and are never cached."""
-    result = execute(spec, prepared, Path(workspace), sha, Path(f"{workspace}-checks"))
-    if result.status is Status.PASSED:
-        return result
-    name = "Unavailable" if result.status is Status.UNAVAILABLE else "Failed"
-    return Failed(name=name, message=f"{spec.name}: {result.summary}", data=result)
+    return check_state(execute(spec, prepared, Path(workspace), sha, Path(f"{workspace}-checks")))

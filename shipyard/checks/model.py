@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from shipyard.runner import CommandResult
+from shipyard.security.findings import Finding
 
 TAIL_LINES = 40
 
@@ -37,9 +38,29 @@ class CheckSpec:
     content_key: str
     stage: str = "quality"
 
+    @classmethod
+    def for_stage(
+        cls,
+        stage: str,
+        app: str,
+        check: str,
+        *,
+        required: bool,
+        on_unavailable: str,
+        timeout: float,
+        content_key: str,
+        toolchain: str = "",
+        command: str = "",
+    ) -> CheckSpec:
+        """A check of a stage other than quality: no toolchain matrix, no coverage gate."""
+        return cls(
+            app, check, toolchain, "", "", "", (), command, timeout, required, on_unavailable,
+            None, None, None, content_key, stage,
+        )  # fmt: skip
+
     @property
     def name(self) -> str:
-        return f"{self.app}/{self.check}/{self.toolchain}"
+        return "/".join(part for part in (self.app, self.check, self.toolchain) if part)
 
     @property
     def slug(self) -> str:
@@ -57,6 +78,7 @@ class CheckResult:
     tool_junit: str | None = None
     cached: bool = False
     cpu_seconds: float = 0.0
+    findings: tuple[Finding, ...] = ()
 
     @property
     def blocking(self) -> bool:

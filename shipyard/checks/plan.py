@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
 
+from shipyard import tools
+from shipyard.apidocs.generate import DRIVER as DOCS_DRIVER
 from shipyard.checks.model import CheckSpec
-from shipyard.config.schema import PipelineConfig
+from shipyard.config.schema import PipelineConfig, ScannerName
+from shipyard.database.verify import DRIVER as MIGRATION_DRIVER
 from shipyard.deps import install_command
+from shipyard.security.scanners import RULE_PACK, SCANNERS
 from shipyard.toolchains import label
 
 
@@ -75,6 +82,70 @@ def plan_checks(
     return specs
 
 
+def plan_security(config: PipelineConfig, required: bool, root_id: str, today: datetime.date) -> list[CheckSpec]:
+    """One check per enabled scanner over the whole commit (root_id: its tree); results keep for a day at most,
+    so an allow-list entry that expires is seen the day it does."""
+    security = config.security
+    specs = []
+    for name in get_args(ScannerName):
+        settings = security.scanner(name)
+        if not settings.enabled:
+            continue
+        scanner = SCANNERS[name]
+        definition = {
+            "tree": root_id,
+            "scanner": name,
+            "tool": tools.TOOLS[scanner.tool].requirement if scanner.tool in tools.TOOLS else scanner.tool,
+            "rule_pack": _file_digest(RULE_PACK),
+            "policy": security.model_dump(mode="json"),
+            "apps": {n: [a.path, a.lockfile, a.toolchain] for n, a in config.apps.items()},
+            "day": today.isoformat(),
+        }
+        specs.append(
+            CheckSpec.for_stage(
+                "security",
+                "security",
+                name,
+                required=required,
+                on_unavailable=settings.on_unavailable or security.on_unavailable or config.checks.on_unavailable,
+                timeout=settings.timeout,
+                content_key=_digest(definition),
+            )
+        )
+    return specs
+
+
+def plan_app_stage(
+    config: PipelineConfig, stage: str, required: bool, content_id: Callable[[str], str]
+) -> list[CheckSpec]:
+    """The database and docs stages: one check per app that declares it, on the app's first toolchain version."""
+    check, driver = {"database": ("migrations", MIGRATION_DRIVER), "docs": ("openapi", DOCS_DRIVER)}[stage]
+    specs = []
+    for name, app in config.apps.items():
+        settings = app.migrations if stage == "database" else app.docs
+        if settings is None:
+            continue
+        definition = {
+            "tree": {path: content_id(path) for path in (app.path, *app.inputs)},
+            "settings": settings.model_dump(mode="json"),
+            "install": install_command(app),
+            "driver": _file_digest(driver),
+        }
+        specs.append(
+            CheckSpec.for_stage(
+                stage,
+                name,
+                check,
+                required=required,
+                on_unavailable=config.checks.on_unavailable,
+                timeout=getattr(settings, "timeout", 300),
+                content_key=_digest(definition),
+                toolchain=label(app.toolchain, app.versions[0]),
+            )
+        )
+    return specs
+
+
 def check_cache_key(spec: CheckSpec, toolchain_version: str, deps_key: str) -> str:
     """What a check reads: its files and definition, the exact toolchain and the installed dependencies."""
     return "check-" + _digest({"content": spec.content_key, "toolchain": toolchain_version, "deps": deps_key})
@@ -82,3 +153,7 @@ def check_cache_key(spec: CheckSpec, toolchain_version: str, deps_key: str) -> s
 
 def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

@@ -67,7 +67,7 @@ def write_junit(summary: Summary, folder: Path) -> list[Path]:
     """One JUnit file per check (plus the tool's own, when it wrote one), grouped by app."""
     written = []
     for r in summary.results:
-        target = folder / r.spec.app / f"{r.spec.check}-{r.spec.toolchain}.xml"
+        target = folder / r.spec.app / f"{'-'.join(filter(None, (r.spec.check, r.spec.toolchain)))}.xml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(junit_xml(r))
         written.append(target)
@@ -113,3 +113,15 @@ class ChecksFailed(ShipyardError):
 
     def __reduce__(self) -> tuple[type[ChecksFailed], tuple[Summary]]:
         return (ChecksFailed, (self.summary,))
+
+
+def stage_status(results: list[CheckResult], required: bool) -> tuple[str, str]:
+    """The commit status of one stage: (state, description). An optional stage reports its failures too."""
+    if not results:
+        return "success", "nothing to check"
+    failed = [r for r in results if r.blocking or (not required and r.status is Status.FAILED)]
+    counts = ", ".join(f"{sum(1 for r in results if r.status is s)} {s.value}" for s in Status if any(
+        r.status is s for r in results))  # fmt: skip
+    if failed:
+        return "failure", f"{', '.join(r.spec.name for r in failed)} did not pass ({counts})"
+    return "success", counts + ("" if required else " (optional)")

@@ -86,12 +86,24 @@ def run_pr_checks(
     config_ref: Annotated[str | None, typer.Option(help="Read shipyard.yaml here (PR base branch)")] = None,
     app_names: Annotated[list[str] | None, typer.Option("--app", help="Only these apps (repeatable)")] = None,
     parallelism: Annotated[int | None, typer.Option(help="Checks at once (default: config)")] = None,
+    branch: Annotated[str | None, typer.Option(help="Branch whose rule picks required stages")] = None,
+    with_stages: Annotated[list[str] | None, typer.Option("--with", help="Extra optional stage: docs")] = None,
+    github_repo: Annotated[str | None, typer.Option(help="owner/name for commit statuses")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs too")] = False,
 ) -> None:
     """Run the pr-checks flow on one commit and show each check as it runs, passes or fails."""
     from flows.pr_checks import pr_checks
 
-    parameters = {"repo": repo, "sha": sha, "config_ref": config_ref, "apps": app_names, "parallelism": parallelism}
+    parameters = {
+        "repo": repo,
+        "sha": sha,
+        "config_ref": config_ref,
+        "apps": app_names,
+        "parallelism": parallelism,
+        "branch": branch,
+        "with_stages": with_stages,
+        "github_repo": github_repo,
+    }
     outcome = _run_with_progress(pr_checks, parameters, verbose)
     if isinstance(outcome, Summary):
         _print_summary(outcome)
@@ -175,6 +187,8 @@ def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> 
             _poll_quietly(watcher)
     if watcher.flow_run is not None and PREFECT_UI_URL.value():
         out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
+    if watcher.flow_run is not None and Home.from_env().reports(str(watcher.flow_run.id)).exists():
+        out.print(f"Reports: {Home.from_env().reports(str(watcher.flow_run.id))}", soft_wrap=True)
     if "error" in box:
         return box["error"]
     return box["state"].result(raise_on_failure=False)

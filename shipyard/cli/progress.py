@@ -16,6 +16,9 @@ _SHOWN = {
 }
 
 
+CHECK_TASKS = ("check ", "scan ", "migrations ", "docs ")
+
+
 class ProgressWatcher:
     """Prints each task run's state change once: which checks run, pass, fail."""
 
@@ -43,7 +46,7 @@ class ProgressWatcher:
             if state.name in ("Cached", "Unavailable"):
                 word = state.name.lower()
                 colour = "green" if state.name == "Cached" else "yellow"
-            elif not run.name.startswith("check ") and word == "passed":
+            elif not run.name.startswith(CHECK_TASKS) and word == "passed":
                 word = "done"
             if self._seen.get(str(run.id)) == word:
                 continue

@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ToolchainKind = Literal["python", "node"]
 OnUnavailable = Literal["fail", "warn"]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+StageName = Literal["quality", "security", "database", "docs"]
+ScannerName = Literal[
+    "semgrep", "secrets", "trivy-config", "checkov", "hadolint", "kubernetes", "bandit", "pip-audit", "npm-audit"
+]
+DEFAULT_REQUIRED: tuple[StageName, ...] = ("quality", "security", "database")
 
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
@@ -68,6 +74,22 @@ class Serve(Strict):
     smoke: list[SmokeTest] = Field(default_factory=list, description="Checks on the preview address and at 100%.")
 
 
+class Migrations(Strict):
+    tool: Literal["alembic"] = Field("alembic", description="Migration tool; run from the app's environment.")
+    config: str = Field("alembic.ini", description="Its config file, relative to the app folder.")
+    url_env: str = Field("DATABASE_URL", description="Environment variable the migrations read the database URL from.")
+    timeout: float = Field(300, gt=0, description="Seconds each migration step may take.")
+
+    _config = field_validator("config")(_relative_path)
+
+
+class Docs(Strict):
+    openapi: str = Field(
+        pattern=r"^[\w.]+:[\w.]+$",
+        description="ASGI app or app factory whose OpenAPI document is published, e.g. 'api.main:create_app'.",
+    )
+
+
 class App(Strict):
     path: str = Field(description="Folder of the app inside the repository.")
     toolchain: ToolchainKind = Field(description="Language toolchain: 'python' or 'node'.")
@@ -82,6 +104,8 @@ class App(Strict):
     )
     checks: dict[str, Check] = Field(min_length=1, description="Named checks, e.g. lint, typecheck, format, test.")
     serve: Serve | None = Field(None, description="How a release of the app runs and is verified when deployed.")
+    migrations: Migrations | None = Field(None, description="Database migrations the database stage verifies.")
+    docs: Docs | None = Field(None, description="API documentation the docs stage generates.")
 
     _path = field_validator("path")(_relative_path)
 
@@ -169,6 +193,17 @@ class BranchRule(Strict):
     branch: str = Field(min_length=1, description="Branch name or glob, e.g. 'main' or 'feature/*'.")
     environment: str | None = Field(None, description="Environment a push deploys to; none means checks only.")
     apps: list[str] | None = Field(None, description="Apps this rule covers; default all.")
+    required: list[StageName] = Field(
+        list(DEFAULT_REQUIRED), description="Stages whose failure fails the run (quality, security, database, docs)."
+    )
+    optional: list[StageName] = Field(default_factory=list, description="Stages that run and report but never block.")
+
+    @model_validator(mode="after")
+    def _stages_once(self) -> BranchRule:
+        both = set(self.required) & set(self.optional)
+        if both:
+            raise ValueError(f"stages {sorted(both)} are listed as both required and optional")
+        return self
 
     def matches(self, branch: str) -> bool:
         return fnmatch.fnmatchcase(branch, self.branch)
@@ -177,6 +212,13 @@ class BranchRule(Strict):
 class Slack(Strict):
     channel: str = Field(pattern=r"^[#@]?[\w.-]+$", description="Channel to post to, e.g. '#deployments'.")
     token_env: str = Field("SLACK_BOT_TOKEN", description="Environment variable holding the bot token.")
+
+
+class GitHub(Strict):
+    repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$", description="owner/name the commit statuses go to.")
+    api_url: str = Field("https://api.github.com", description="REST API base URL (GitHub Enterprise: its /api/v3).")
+    token_env: str = Field("GITHUB_TOKEN", description="Environment variable holding the token.")
+    context: str = Field("shipyard", description="Prefix of the status contexts, e.g. shipyard/security.")
 
 
 class Notifications(Strict):
@@ -210,6 +252,59 @@ class ChecksPolicy(Strict):
         return override or self.parallelism or os.cpu_count() or 1
 
 
+class AllowedFinding(Strict):
+    rule: str = Field(min_length=1, description="Rule id as the scanner names it, e.g. CKV_K8S_43 or DL3008.")
+    reason: str = Field(min_length=1, description="Why the finding is accepted.")
+    expires: datetime.date = Field(description="Date from which the entry no longer applies and fails the check.")
+    path: str | None = Field(None, description="Only findings in files matching this glob; default anywhere.")
+
+
+class ScannerSettings(Strict):
+    enabled: bool = Field(True, description="Run this scanner.")
+    on_unavailable: OnUnavailable | None = Field(None, description="Overrides security.on_unavailable.")
+    timeout: float = Field(600, gt=0, description="Seconds before the scanner is killed.")
+
+
+class Security(Strict):
+    fail_on: Severity = Field("high", description="Findings at or above this severity fail their scanner's check.")
+    on_unavailable: OnUnavailable | None = Field(
+        None, description="When a scanner cannot run or reach its data; default: checks.on_unavailable."
+    )
+    rules: list[str] = Field(
+        default_factory=list, description="Extra semgrep rule files in the repository, beside Shipyard's pack."
+    )
+    dockerfiles: list[str] = Field(
+        ["**/Dockerfile", "**/*.Dockerfile"], description="Globs of Dockerfiles hadolint lints."
+    )
+    manifests: list[str] = Field(
+        ["infra/k8s/**/*.yaml"], description="Globs of Kubernetes manifests validated against the API schema."
+    )
+    kubernetes_version: str = Field(
+        "1.30", pattern=r"^1\.\d+$", description="Kubernetes version the manifests are validated against."
+    )
+    severity: dict[str, Severity] = Field(
+        default_factory=dict, description="Severity by rule id, overriding the scanner's (checkov reports none)."
+    )
+    allow: list[AllowedFinding] = Field(default_factory=list, description="Accepted findings, each with a reason.")
+    scanners: dict[ScannerName, ScannerSettings] = Field(default_factory=dict, description="Per-scanner settings.")
+
+    @field_validator("rules", "dockerfiles", "manifests")
+    @classmethod
+    def _inside_repository(cls, value: list[str]) -> list[str]:
+        return [_relative_path(item) for item in value]
+
+    def scanner(self, name: ScannerName) -> ScannerSettings:
+        return self.scanners.get(name) or ScannerSettings()
+
+
+class DatabaseChecks(Strict):
+    server_url_env: str = Field(
+        "SHIPYARD_TEST_DATABASE_URL",
+        description="Variable holding a PostgreSQL server URL to create throwaway databases in; "
+        "unset: a temporary server is started for the run.",
+    )
+
+
 class PipelineConfig(Strict):
     version: Literal[1] = Field(description="Schema version of this file.")
     project: str = Field(min_length=1, description="Project name shown in reports and notifications.")
@@ -219,6 +314,16 @@ class PipelineConfig(Strict):
     branches: list[BranchRule] = Field(default_factory=list, description="Branch rules; the first match wins.")
     notifications: Notifications = Field(default_factory=Notifications, description="Where results are posted.")
     nightly: Nightly = Field(default_factory=Nightly, description="Schedule of the nightly suite.")
+    security: Security = Field(default_factory=Security, description="Security stage: scanners and policy.")
+    database: DatabaseChecks = Field(default_factory=DatabaseChecks, description="Database stage settings.")
+    github: GitHub | None = Field(None, description="Commit statuses on GitHub; none disables them.")
 
     def rule_for(self, branch: str) -> BranchRule | None:
         return next((rule for rule in self.branches if rule.matches(branch)), None)
+
+    def stages_for(self, branch: str | None) -> dict[StageName, bool]:
+        """Stages to run for a branch, each mapped to whether it is required; no matching rule: the defaults."""
+        rule = self.rule_for(branch) if branch else None
+        if rule is None:
+            return dict.fromkeys(DEFAULT_REQUIRED, True)
+        return {**dict.fromkeys(rule.optional, False), **dict.fromkeys(rule.required, True)}

@@ -1,0 +1,20 @@
+# Production image of the api app: dependencies are installed in the builder stage, only the virtualenv and the
+# app's code reach the runtime stage, which runs as UID 1001 and works with a read-only root filesystem.
+ARG PYTHON_BUILDER=shipyard/python-builder:3.11
+ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11
+
+FROM ${PYTHON_BUILDER} AS builder
+WORKDIR /build
+COPY apps/api/requirements.lock ./
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --no-compile -r requirements.lock
+COPY apps/api/ ./
+
+FROM ${PYTHON_RUNTIME}
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+COPY --from=builder --chown=1001:1001 /build/api ./api
+USER 1001:1001
+HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
+CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

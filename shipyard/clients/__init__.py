@@ -1,0 +1,1 @@
+"""Clients of outside services, built from config at a flow's entry and passed down."""

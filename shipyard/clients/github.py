@@ -1,0 +1,93 @@
+"""GitHub commit statuses over the REST API (base URL from config, so a stand-in or GitHub Enterprise works)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from shipyard.errors import ShipyardError
+
+StatusState = Literal["pending", "success", "failure", "error"]
+API_VERSION = "2022-11-28"
+DESCRIPTION_LIMIT = 140  # GitHub rejects longer descriptions with 422
+
+
+class GitHubError(ShipyardError):
+    """GitHub answered with an error that a retry will not fix (bad credentials, invalid request)."""
+
+
+class GitHubUnavailable(ShipyardError):
+    """GitHub could not be reached, failed, or asked us to slow down: worth retrying later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    context: str
+    state: StatusState
+    description: str
+    target_url: str | None = None
+
+
+class GitHubClient:
+    def __init__(self, api_url: str, token: str, repository: str, timeout: float = 10.0) -> None:
+        self.repository = repository
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "shipyard",
+            },
+        )
+
+    def set_status(self, sha: str, status: CommitStatus) -> None:
+        body: dict[str, str] = {
+            "state": status.state,
+            "context": status.context,
+            "description": _shorten(status.description),
+        }
+        if status.target_url:
+            body["target_url"] = status.target_url
+        self._post(f"/repos/{self.repository}/statuses/{sha}", body)
+
+    def _post(self, path: str, body: dict[str, str]) -> None:
+        try:
+            response = self._http.post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise GitHubUnavailable(f"GitHub not reachable ({type(exc).__name__}: {exc})") from None
+        if response.is_success:
+            return
+        message = _message(response)
+        if response.status_code == 429 or response.status_code >= 500 or _rate_limited(response):
+            retry_after = response.headers.get("Retry-After")
+            raise GitHubUnavailable(
+                f"GitHub answered {response.status_code} to POST {path}: {message}",
+                float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        raise GitHubError(f"GitHub answered {response.status_code} to POST {path}: {message}")
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= DESCRIPTION_LIMIT else text[: DESCRIPTION_LIMIT - 1] + "…"
+
+
+def _rate_limited(response: httpx.Response) -> bool:
+    return response.status_code == 403 and response.headers.get("X-RateLimit-Remaining") == "0"
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", response.text[:200]))
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,1 @@
+"""The database stage: migrations verified on a throwaway PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The security stage: scanners, one finding model, policy, SARIF."""

@@ -1,0 +1,218 @@
+"""The scanners of the security stage: what each one looks at, how it is called, how its output is read."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from shipyard import tools
+from shipyard.config.schema import PipelineConfig, ScannerName
+from shipyard.deps import tool_env
+from shipyard.runner import CommandResult, ToolNotFound, run
+from shipyard.security import parsers
+from shipyard.security.findings import Finding
+from shipyard.security.parsers import ScannerUnavailable
+
+RULE_PACK = Path(__file__).parent / "rules" / "semgrep.yml"
+SKIPPED_FOLDERS = {".git", "node_modules", ".venv", "venv", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """What the scanners read, resolved from the config against one checkout."""
+
+    root: Path
+    python_apps: tuple[tuple[str, str], ...]  # (app folder, lock file)
+    node_apps: tuple[tuple[str, str], ...]
+    dockerfiles: tuple[str, ...]
+    manifests: tuple[str, ...]
+    rules: tuple[str, ...]
+    kubernetes_version: str
+
+    @classmethod
+    def resolve(cls, config: PipelineConfig, root: Path) -> ScanTarget:
+        def apps(kind: str) -> tuple[tuple[str, str], ...]:
+            return tuple((a.path, a.lockfile) for a in config.apps.values() if a.toolchain == kind)
+
+        security = config.security
+        return cls(
+            root=root,
+            python_apps=apps("python"),
+            node_apps=apps("node"),
+            dockerfiles=_matching(root, security.dockerfiles),
+            manifests=_matching(root, security.manifests),
+            rules=(str(RULE_PACK), *(str(root / r) for r in security.rules)),
+            kubernetes_version=security.kubernetes_version,
+        )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    args: tuple[str, ...]  # arguments after the executable
+    parse: Callable[[CommandResult], list[Finding]]
+    cwd: str = "."
+
+
+@dataclass(frozen=True)
+class Scanner:
+    name: ScannerName
+    tool: str  # a key of tools.TOOLS, or a command expected on PATH (npm)
+    plan: Callable[[ScanTarget], list[Invocation]]
+    nothing_to_scan: str = ""
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    findings: tuple[Finding, ...] = ()
+    unavailable: str | None = None
+    note: str = ""
+    duration: float = 0.0
+    cpu_seconds: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def _semgrep(t: ScanTarget) -> list[Invocation]:
+    configs = [arg for rule in t.rules for arg in ("--config", rule)]
+    args = ("scan", *configs, "--metrics=off", "--disable-version-check", "--json", "--quiet", ".")
+    return [Invocation(args, parsers.semgrep)]
+
+
+def _trivy(scanner: str, parse: Callable[[CommandResult], list[Finding]]) -> Callable[[ScanTarget], list[Invocation]]:
+    def plan(t: ScanTarget) -> list[Invocation]:
+        common = ("--skip-version-check", "--exit-code", "3", "--format", "json", "--quiet")
+        skip = ("--skip-dirs", "**/node_modules")
+        if scanner == "secret":
+            return [Invocation(("fs", "--scanners", "secret", *common, *skip, "."), parse)]
+        return [Invocation(("config", *common, *skip, "."), parse)]
+
+    return plan
+
+
+def _checkov(t: ScanTarget) -> list[Invocation]:
+    frameworks = ("--framework", "kubernetes", "dockerfile")
+    args = ("-d", ".", *frameworks, "--skip-download", "--quiet", "--compact", "-o", "json")
+    return [Invocation(args, parsers.checkov)]
+
+
+def _hadolint(t: ScanTarget) -> list[Invocation]:
+    return [Invocation(("--no-fail", "-f", "json", *t.dockerfiles), parsers.hadolint)] if t.dockerfiles else []
+
+
+def _kubernetes(t: ScanTarget) -> list[Invocation]:
+    if not t.manifests:
+        return []
+    root = f"{t.root}/"
+    args = ("--strict", "--no-warn", "--quiet", "-k", t.kubernetes_version, *t.manifests)
+    return [Invocation(args, partial(parsers.kubernetes_validate, root=root))]
+
+
+def _bandit(t: ScanTarget) -> list[Invocation]:
+    if not t.python_apps:
+        return []
+    paths = [path for path, _ in t.python_apps]
+    return [Invocation(("-q", "-r", *paths, "-x", "*/tests/*,*/.venv/*", "-f", "json"), parsers.bandit)]
+
+
+def _pip_audit(t: ScanTarget) -> list[Invocation]:
+    return [
+        Invocation(
+            (
+                "-r",
+                f"{path}/{lock}",
+                "--strict",
+                "--no-deps",
+                "--disable-pip",
+                "--progress-spinner",
+                "off",
+                "--format",
+                "json",
+            ),
+            partial(parsers.pip_audit, lockfile=f"{path}/{lock}"),
+        )
+        for path, lock in t.python_apps
+    ]
+
+
+def _npm_audit(t: ScanTarget) -> list[Invocation]:
+    return [
+        Invocation(
+            ("audit", "--json", "--package-lock-only"),
+            partial(parsers.npm_audit, lockfile=f"{path}/{lock}"),
+            cwd=path,
+        )
+        for path, lock in t.node_apps
+    ]
+
+
+SCANNERS: dict[str, Scanner] = {
+    s.name: s
+    for s in (
+        Scanner("semgrep", "semgrep", _semgrep),
+        Scanner("secrets", "trivy", _trivy("secret", parsers.trivy_secrets)),
+        Scanner("trivy-config", "trivy", _trivy("config", parsers.trivy_config)),
+        Scanner("checkov", "checkov", _checkov),
+        Scanner("hadolint", "hadolint", _hadolint, "no Dockerfiles match security.dockerfiles"),
+        Scanner("kubernetes", "kubernetes-validate", _kubernetes, "no manifests match security.manifests"),
+        Scanner("bandit", "bandit", _bandit, "no Python apps"),
+        Scanner("pip-audit", "pip-audit", _pip_audit, "no Python apps"),
+        Scanner("npm-audit", "npm", _npm_audit, "no Node apps"),
+    )
+}
+
+
+def scan(scanner: Scanner, target: ScanTarget, timeout: float, tool_store: Path) -> ScanOutcome:
+    """Run one scanner over the checkout. Whatever keeps it from reporting is 'unavailable', never a pass."""
+    invocations = scanner.plan(target)
+    if not invocations:
+        return ScanOutcome(note=f"nothing to scan: {scanner.nothing_to_scan}")
+    started = time.monotonic()
+    findings: list[Finding] = []
+    raw: dict[str, Any] = {}
+    cpu = 0.0
+    try:
+        executable = str(tools.ensure(scanner.tool, tool_store)) if scanner.tool in tools.TOOLS else scanner.tool
+        for number, invocation in enumerate(invocations):
+            result = run(
+                [executable, *invocation.args], cwd=target.root / invocation.cwd, env=tool_env(), timeout=timeout
+            )
+            cpu += result.cpu_seconds
+            raw[f"{invocation.cwd}#{number}"] = _sanitised(result)
+            findings += invocation.parse(result)
+    except (tools.ToolUnavailable, ToolNotFound, ScannerUnavailable) as exc:
+        return ScanOutcome(unavailable=str(exc), duration=time.monotonic() - started, cpu_seconds=cpu, raw=raw)
+    return ScanOutcome(tuple(findings), duration=time.monotonic() - started, cpu_seconds=cpu, raw=raw)
+
+
+# Keys under which tools copy the scanned source lines: a found secret would travel with them into reports.
+_SOURCE_KEYS = {"lines", "code", "code_block", "Code", "Match", "fixed_lines", "Lines"}
+
+
+def _sanitised(result: CommandResult) -> Any:
+    try:
+        return _drop_source(json.loads(result.stdout))
+    except json.JSONDecodeError:
+        return {"exit_code": result.returncode, "output": result.tail(200)}
+
+
+def _drop_source(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_source(v) for k, v in value.items() if k not in _SOURCE_KEYS}
+    if isinstance(value, list):
+        return [_drop_source(v) for v in value]
+    return value
+
+
+def _matching(root: Path, patterns: list[str]) -> tuple[str, ...]:
+    found = {str(path.relative_to(root)) for pattern in patterns for path in _glob(root, pattern) if path.is_file()}
+    return tuple(sorted(found))
+
+
+def _glob(root: Path, pattern: str) -> Iterator[Path]:
+    for path in root.glob(pattern):
+        if not SKIPPED_FOLDERS & set(path.relative_to(root).parts):
+            yield path
