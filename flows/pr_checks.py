@@ -42,14 +42,14 @@ def pr_checks(
     parallelism: int | None = None,
     refresh_cache: bool = False,
     branch: str | None = None,
-    with_stages: list[StageName] | None = None,
+    stages: list[StageName] | None = None,
     github_repo: str | None = None,
 ) -> Summary:
     """Checks of one commit, gated by the branch rule's required stages.
 
     config_ref: where shipyard.yaml is read (the base branch for PRs, never the PR head).
     branch: picks the branch rule (required and optional stages); none: quality, security, database required.
-    with_stages: extra stages to run as optional (e.g. docs on a PR).
+    stages: run only these stages (a stage the branch rule does not require is optional).
     github_repo: owner/name for commit statuses; default github.repository from the config.
     refresh_cache: run every check even where a cached result for the same content exists.
     """
@@ -58,18 +58,18 @@ def pr_checks(
     reports = str(Home.from_env().reports(run_id))
     try:
         config = read_config(workspace, config_ref or full_sha)
-        stages = {**dict.fromkeys(with_stages or [], False), **config.stages_for(branch)}
+        selected = config.stages_for(branch, stages)
         github = github_client(config, github_repo)
-        post_statuses(github, full_sha, [_status(config, s, "pending", "running") for s in [*stages, PIPELINE]])
+        post_statuses(github, full_sha, [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]])
         content_id = _content_id(workspace, full_sha)
-        side = _start_side_stages(config, stages, workspace, full_sha, reports, refresh_cache, content_id)
-        results = _quality(config, stages, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
+        side = _start_side_stages(config, selected, apps, workspace, full_sha, reports, refresh_cache, content_id)
+        results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
         results += [check_result(future) for future in side]
         summary = Summary(tuple(results))
         publish_summary(summary, reports, key=PIPELINE)
-        if "security" in stages:
+        if "security" in selected:
             publish_sarif([r for r in results if r.spec.stage == "security"], reports)
-        post_statuses(github, full_sha, _final_statuses(config, stages, summary))
+        post_statuses(github, full_sha, _final_statuses(config, selected, summary))
     finally:
         for folder in (workspace, f"{workspace}-checks"):
             shutil.rmtree(folder, ignore_errors=True)
@@ -105,6 +105,7 @@ def _quality(
 def _start_side_stages(
     config: PipelineConfig,
     stages: dict[StageName, bool],
+    apps: list[str] | None,
     workspace: str,
     sha: str,
     reports: str,
@@ -119,10 +120,10 @@ def _start_side_stages(
             futures.append(scanner.submit(spec, config, workspace, reports))
     if "database" in stages:
         verify = verify_migrations.with_options(refresh_cache=True) if refresh else verify_migrations
-        for spec in plan_app_stage(config, "database", stages["database"], content_id):
+        for spec in plan_app_stage(config, "database", stages["database"], content_id, apps):
             futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha))
     if "docs" in stages:
-        for spec in plan_app_stage(config, "docs", stages["docs"], content_id):
+        for spec in plan_app_stage(config, "docs", stages["docs"], content_id, apps):
             futures.append(build_docs.submit(spec, config.apps[spec.app], workspace, sha, reports))
     return futures
 

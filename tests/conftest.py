@@ -12,6 +12,9 @@ from shipyard.errors import ShipyardError
 from shipyard.files import free_port
 from tests.capabilities import require
 
+# Pinned scanners install once per checkout (about a minute), not once per test session.
+SHARED_TOOLS = Path(__file__).resolve().parent.parent / ".shipyard" / "tools"
+
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
@@ -37,6 +40,7 @@ def shipyard_env(prefect_server: LocalServer, tmp_path_factory: pytest.TempPathF
         PREFECT_HOME=str(client_home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         SHIPYARD_HOME=str(tmp_path_factory.mktemp("shipyard-home")),
+        SHIPYARD_TOOLS=str(SHARED_TOOLS),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
 

@@ -116,14 +116,18 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
 
 
 def plan_app_stage(
-    config: PipelineConfig, stage: str, required: bool, content_id: Callable[[str], str]
+    config: PipelineConfig,
+    stage: str,
+    required: bool,
+    content_id: Callable[[str], str],
+    apps: list[str] | None = None,
 ) -> list[CheckSpec]:
     """The database and docs stages: one check per app that declares it, on the app's first toolchain version."""
     check, driver = {"database": ("migrations", MIGRATION_DRIVER), "docs": ("openapi", DOCS_DRIVER)}[stage]
     specs = []
     for name, app in config.apps.items():
         settings = app.migrations if stage == "database" else app.docs
-        if settings is None:
+        if settings is None or (apps is not None and name not in apps):
             continue
         definition = {
             "tree": {path: content_id(path) for path in (app.path, *app.inputs)},

@@ -87,7 +87,7 @@ def run_pr_checks(
     app_names: Annotated[list[str] | None, typer.Option("--app", help="Only these apps (repeatable)")] = None,
     parallelism: Annotated[int | None, typer.Option(help="Checks at once (default: config)")] = None,
     branch: Annotated[str | None, typer.Option(help="Branch whose rule picks required stages")] = None,
-    with_stages: Annotated[list[str] | None, typer.Option("--with", help="Extra optional stage: docs")] = None,
+    stages: Annotated[list[str] | None, typer.Option("--stage", help="Run only these stages (repeatable)")] = None,
     github_repo: Annotated[str | None, typer.Option(help="owner/name for commit statuses")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs too")] = False,
 ) -> None:
@@ -101,7 +101,7 @@ def run_pr_checks(
         "apps": app_names,
         "parallelism": parallelism,
         "branch": branch,
-        "with_stages": with_stages,
+        "stages": stages,
         "github_repo": github_repo,
     }
     outcome = _run_with_progress(pr_checks, parameters, verbose)

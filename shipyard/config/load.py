@@ -30,6 +30,9 @@ _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
+    "date_from_datetime_parsing": "a date like 2027-03-31",
+    "date_parsing": "a date like 2027-03-31",
+    "date_type": "a date like 2027-03-31",
 }
 
 _BOUNDS = {

@@ -321,9 +321,16 @@ class PipelineConfig(Strict):
     def rule_for(self, branch: str) -> BranchRule | None:
         return next((rule for rule in self.branches if rule.matches(branch)), None)
 
-    def stages_for(self, branch: str | None) -> dict[StageName, bool]:
-        """Stages to run for a branch, each mapped to whether it is required; no matching rule: the defaults."""
+    def stages_for(self, branch: str | None, only: list[StageName] | None = None) -> dict[StageName, bool]:
+        """Stages to run for a branch, each mapped to whether it is required (no matching rule: the defaults).
+
+        only: run just these; one the rule does not require runs as optional.
+        """
         rule = self.rule_for(branch) if branch else None
-        if rule is None:
-            return dict.fromkeys(DEFAULT_REQUIRED, True)
-        return {**dict.fromkeys(rule.optional, False), **dict.fromkeys(rule.required, True)}
+        required = set(rule.required if rule else DEFAULT_REQUIRED)
+        chosen = (
+            only
+            if only is not None
+            else [*(rule.required if rule else DEFAULT_REQUIRED), *(rule.optional if rule else [])]
+        )
+        return {stage: stage in required for stage in dict.fromkeys(chosen)}

@@ -66,7 +66,7 @@ def verify(spec: CheckSpec, app: App, prepared: Prepared, workspace: Path, sha: 
             [python, str(DRIVER), app.migrations.config, app.migrations.url_env, str(report_file)],
             cwd=folder / app.path,
             env=env,
-            timeout=app.migrations.timeout,
+            timeout=spec.timeout,
             secrets=[sa.make_url(database_url).password or ""],
         )
         return judge(spec, result, _read(report_file))

@@ -15,7 +15,7 @@ from shipyard.config.schema import PipelineConfig, ScannerName
 from shipyard.deps import tool_env
 from shipyard.runner import CommandResult, ToolNotFound, run
 from shipyard.security import parsers
-from shipyard.security.findings import Finding
+from shipyard.security.findings import Finding, mask_literals
 from shipyard.security.parsers import ScannerUnavailable
 
 RULE_PACK = Path(__file__).parent / "rules" / "semgrep.yml"
@@ -200,11 +200,12 @@ def _sanitised(result: CommandResult) -> Any:
 
 
 def _drop_source(value: Any) -> Any:
+    """Source lines go; quoted values in messages are masked (bandit quotes the password it found)."""
     if isinstance(value, dict):
         return {k: _drop_source(v) for k, v in value.items() if k not in _SOURCE_KEYS}
     if isinstance(value, list):
         return [_drop_source(v) for v in value]
-    return value
+    return mask_literals(value) if isinstance(value, str) else value
 
 
 def _matching(root: Path, patterns: list[str]) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from tests.capabilities import require_tools
 
 pytestmark = pytest.mark.slow
 
+QUALITY = ("--stage", "quality")  # the other stages have their own tests (test_pr_checks_stages.py)
 EXPECTED_CHECKS = {
     f"check {app}/{check}/{toolchain}"
     for app, toolchains in {
@@ -69,7 +70,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 @pytest.fixture(scope="module")
 def first_run(shipyard_env: dict[str, str], sample: tuple[Path, str]) -> CliRun:
     repo, sha = sample
-    return shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha)
+    return shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY)
 
 
 def test_clean_sample_passes_on_a_real_prefect_server(shipyard_env: dict[str, str], first_run: CliRun) -> None:
@@ -101,7 +102,7 @@ def test_second_run_on_the_same_sha_reuses_results_and_dependencies(
     deps = Path(shipyard_env["SHIPYARD_HOME"]) / "cache" / "deps"
     installs_before = {p: p.stat().st_mtime for p in deps.glob("*/*/.shipyard-complete")}
     repo, sha = sample
-    again = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha)
+    again = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY)
     assert again.code == 0, again.output
     assert again.flow_run_id is not None
     _, task_runs = read_run(shipyard_env, again.flow_run_id)
@@ -120,7 +121,7 @@ def test_a_change_to_one_app_reruns_only_that_app(
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
     (clone / "apps" / "ml" / "ml" / "__init__.py").write_text('"""Price estimation for listings (v2)."""\n')
     changed = commit_all(clone, "touch ml")
-    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(clone), "--sha", changed)
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(clone), "--sha", changed, *QUALITY)
     assert run.code == 0, run.output
     assert run.flow_run_id is not None
     _, task_runs = read_run(shipyard_env, run.flow_run_id)
@@ -132,7 +133,7 @@ def test_broken_variant_fails_naming_each_failing_check(shipyard_env: dict[str, 
     require_tools("git", "node", "npm", "python3.11")
     repo = tmp_path / "broken"
     sha = create_sample_repo(repo, "broken")
-    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha)
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY)
     assert run.code == 1, run.output
     headline = run.output.strip().splitlines()[-1]
     for name in ("api/lint/python3.11", "workers/test/python3.11", "web/format/node18", "web/format/node20"):
@@ -178,7 +179,7 @@ def test_a_missing_tool_is_unavailable_never_passed(
     text = config.read_text().replace("on_unavailable: fail", f"on_unavailable: {policy}")
     config.write_text(text.replace("      lint: ruff check .\n", "      lint: no-such-linter .\n", 2))
     sha = commit_all(repo, "config naming a linter that is not installed")
-    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers")
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers", *QUALITY)
     assert run.code == code, run.output
     assert re.search(
         r"workers[│ ]+lint[│ ]+python3.11[│ ]+unavailable[│ ]+\S+[│ ]+tool not available: no-such-linter", run.output
@@ -194,7 +195,7 @@ def test_a_failed_install_is_retried_then_its_checks_are_skipped(shipyard_env: d
     lock = repo / "apps" / "workers" / "requirements.lock"
     lock.write_text(lock.read_text() + "shipyard-no-such-package-xyz==0.0.1\n")
     sha = commit_all(repo, "lock a package that does not exist")
-    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers")
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers", *QUALITY)
     assert run.code == 1, run.output
     assert "4 skipped" in run.output
     assert "dependencies could not be installed" in run.output and "shipyard-no-such-package-xyz" in run.output

@@ -57,3 +57,22 @@ def test_checks_failed_survives_pickling() -> None:
     error = ChecksFailed(Summary((result(Status.FAILED),)))
     copy = pickle.loads(pickle.dumps(error))
     assert str(copy) == str(error) and copy.summary == error.summary
+
+
+def test_stage_status_for_github() -> None:
+    from dataclasses import replace
+
+    from shipyard.checks.model import CheckResult, CheckSpec, Status
+    from shipyard.checks.report import stage_status
+
+    spec = CheckSpec.for_stage("security", "security", "semgrep", required=True, on_unavailable="warn", timeout=1,
+                               content_key="")  # fmt: skip
+    passed = CheckResult(spec, Status.PASSED, "")
+    unavailable = CheckResult(replace(spec, check="pip-audit"), Status.UNAVAILABLE, "no data")
+    failed = CheckResult(replace(spec, check="checkov"), Status.FAILED, "CKV_K8S_11")
+    assert stage_status([], True) == ("success", "nothing to check")
+    assert stage_status([passed, unavailable], True) == ("success", "1 passed, 1 unavailable")
+    assert stage_status([passed, failed], True) == ("failure", "security/checkov did not pass (1 passed, 1 failed)")
+    optional = [CheckResult(replace(spec, required=False), Status.FAILED, "x")]
+    assert stage_status(optional, False) == ("failure", "security/semgrep did not pass (1 failed)")
+    assert stage_status([passed], False) == ("success", "1 passed (optional)")

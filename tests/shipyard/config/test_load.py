@@ -115,3 +115,37 @@ def test_top_level_must_be_a_mapping() -> None:
 def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.yaml: .*cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("security:\n  fail_on: severe\n", "security.fail_on: expected 'info', 'low', 'medium', 'high' or 'critical'"),
+        ("security:\n  scanners:\n    trivvy: {enabled: false}\n", "security.scanners.trivvy"),
+        (
+            "security:\n  allow:\n    - {rule: CKV_K8S_11, reason: r, expires: soon}\n",
+            "security.allow[0].expires: expected a date",
+        ),
+        ("security:\n  allow:\n    - {rule: CKV_K8S_11, expires: 2027-01-01}\n", "security.allow[0].reason: required"),
+        ('security:\n  kubernetes_version: "1.x"\n', "security.kubernetes_version"),
+        ("github: {repository: not-a-repo}\n", "github.repository"),
+    ],
+)
+def test_security_and_github_mistakes_are_named(extra: str, expected: str) -> None:
+    lines = errors_of(MINIMAL + extra)
+    assert any(expected in line for line in lines), lines
+
+
+def test_a_stage_cannot_be_both_required_and_optional() -> None:
+    text = MINIMAL.replace(
+        "    apps: [api]\n", "    apps: [api]\n    required: [quality, docs]\n    optional: [docs]\n"
+    )
+    assert any("stages ['docs'] are listed as both required and optional" in line for line in errors_of(text))
+
+
+def test_stages_follow_the_branch_rule() -> None:
+    config = load_config(SAMPLE)
+    assert config.stages_for("main") == {"quality": True, "security": True, "database": True, "docs": True}
+    assert config.stages_for("feature/x") == {"quality": True, "security": True, "database": True, "docs": False}
+    assert config.stages_for(None) == {"quality": True, "security": True, "database": True}
+    assert config.stages_for("feature/x", ["docs", "quality"]) == {"docs": False, "quality": True}

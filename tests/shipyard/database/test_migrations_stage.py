@@ -1,0 +1,125 @@
+"""The database stage on a real PostgreSQL with the sample api's own Alembic and models."""
+
+from __future__ import annotations
+
+import glob
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from shipyard.checks.model import CheckResult, Status
+from shipyard.checks.plan import plan_app_stage
+from shipyard.config import load_config
+from shipyard.config.schema import DatabaseChecks
+from shipyard.postgres import PostgresUnavailable, find_bin_dir
+from shipyard.sample import commit_all, create_sample_repo
+from tasks.database import verify_migrations
+from tests.capabilities import require, require_tools
+
+pytestmark = pytest.mark.slow
+
+MIGRATIONS = Path("apps/api/migrations/versions")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shipyard-home")  # shared: the api's dependencies install once
+
+
+@pytest.fixture(autouse=True)
+def _environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_tools("git", "python3.11")
+    try:
+        find_bin_dir()
+    except PostgresUnavailable as exc:
+        require(False, str(exc))
+    monkeypatch.setenv("SHIPYARD_HOME", str(home))
+    monkeypatch.delenv("SHIPYARD_TEST_DATABASE_URL", raising=False)
+
+
+def leftovers() -> set[str]:
+    """Data folders of throwaway servers that still exist, and postgres processes still running from one."""
+    folders = set(glob.glob(f"{tempfile.gettempdir()}/shipyard-pg-*"))
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            args = Path(cmdline).read_bytes().split(b"\0")
+        except OSError:
+            continue
+        folders |= {a.decode() for a in args if b"/shipyard-pg-" in a}
+    return folders
+
+
+def verify(repo: Path, sha: str, timeout: float | None = None) -> CheckResult:
+    config = load_config(repo / "shipyard.yaml")
+    [spec] = plan_app_stage(config, "database", True, lambda path: path)
+    spec = replace(spec, timeout=timeout or spec.timeout)
+    before = leftovers()
+    state_or_result = verify_migrations.fn(spec, config.apps["api"], DatabaseChecks(), str(repo), sha)
+    assert leftovers() <= before, "a throwaway PostgreSQL server or its data folder was left behind"
+    result = state_or_result if isinstance(state_or_result, CheckResult) else state_or_result.data
+    assert isinstance(result, CheckResult)
+    return result
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    repo = tmp_path / "repo"
+    yield repo, create_sample_repo(repo)
+
+
+def test_clean_migrations_go_up_down_up_without_drift(sample: tuple[Path, str]) -> None:
+    result = verify(*sample)
+    assert result.status is Status.PASSED, result.summary + result.tail
+    assert result.summary == (
+        "up, down, up, no drift: upgrade head, downgrade 0001 -> base, upgrade head again, drift check, integrity check"
+    )
+
+
+def test_broken_migration_variant_names_the_drift_and_the_failing_downgrade(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    result = verify(repo, create_sample_repo(repo, "broken-migration"))
+    assert result.status is Status.FAILED
+    assert "downgrade 0002 -> 0001 failed at revision 0002" in result.summary
+    assert 'index "ix_properties_cost" does not exist' in result.summary
+    assert "schema drift at head 0002: add_column: column properties.rating exists only in the models" in result.summary
+
+
+def test_a_check_constraint_the_migration_forgot_is_reported(sample: tuple[Path, str]) -> None:
+    repo, _ = sample
+    first = repo / MIGRATIONS / "0001_create_properties.py"
+    text = first.read_text()
+    first.write_text(
+        text.replace('        sa.CheckConstraint("price >= 0", name="ck_properties_price_non_negative"),\n', "")
+    )
+    result = verify(repo, commit_all(repo, "forget a check constraint"))
+    assert result.status is Status.FAILED
+    assert result.summary == "properties: constraint or index ck_properties_price_non_negative is missing"
+
+
+def test_an_empty_downgrade_and_two_heads_are_reported(sample: tuple[Path, str]) -> None:
+    repo, _ = sample
+    for revision in ("0002", "0003"):
+        (repo / MIGRATIONS / f"{revision}_noop.py").write_text(
+            f'"""noop {revision}"""\n\nrevision = "{revision}"\ndown_revision = "0001"\n'
+            "branch_labels = None\ndepends_on = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
+            "def downgrade() -> None:\n    pass\n"
+        )
+    result = verify(repo, commit_all(repo, "two heads, no downgrades"))
+    assert result.status is Status.FAILED
+    assert "multiple heads: 0002, 0003 (merge them)" in result.summary
+    assert "revision 0002 (noop 0002) has no downgrade" in result.summary
+
+
+def test_a_hanging_migration_is_killed_at_the_timeout_and_the_server_removed(sample: tuple[Path, str]) -> None:
+    repo, _ = sample
+    (repo / MIGRATIONS / "0002_slow.py").write_text(
+        '"""slow"""\n\nimport time\n\nrevision = "0002"\ndown_revision = "0001"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade() -> None:\n    time.sleep(600)\n\n\n"
+        'def downgrade() -> None:\n    raise NotImplementedError("never reached")\n'
+    )
+    result = verify(repo, commit_all(repo, "a migration that hangs"), timeout=15)
+    assert result.status is Status.FAILED
+    assert result.summary == "migrations did not finish within 15s"
