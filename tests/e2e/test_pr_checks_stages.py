@@ -161,3 +161,20 @@ def test_broken_migration_variant_fails_the_database_stage_and_leaves_no_server(
     assert "api/migrations/python3.11 (failed: downgrade 0002 -> 0001 failed at revision 0002" in headline
     assert "schema drift at head 0002: add_column: column properties.rating exists only in the models" in headline
     assert leftovers() <= before
+
+
+def test_docs_that_do_not_build_fail_with_the_apps_error(
+    shipyard_env: dict[str, str], github: GitHubStandIn, tmp_path: Path
+) -> None:
+    repo, _ = sample_for(tmp_path, github)
+    main = repo / "apps" / "api" / "api" / "main.py"
+    main.write_text(main.read_text().replace("def create_app(", "def create_app(*args: object, **kwargs: object):\n"
+                    "    raise RuntimeError('API_TITLE is not set')\n\n\ndef _unused(", 1))  # fmt: skip
+    sha = commit_all(repo, "an app factory that raises")
+    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--branch", "main",
+                   "--stage", "docs")  # fmt: skip
+    assert run.code == 1, run.output  # docs are required on main
+    assert (
+        "api/openapi/python3.11 (failed: the OpenAPI schema of api.main:create_app did not build: "
+        "RuntimeError: API_TITLE is not set)" in run.output.strip().splitlines()[-1]
+    )

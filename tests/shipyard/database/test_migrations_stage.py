@@ -123,3 +123,21 @@ def test_a_hanging_migration_is_killed_at_the_timeout_and_the_server_removed(sam
     result = verify(repo, commit_all(repo, "a migration that hangs"), timeout=15)
     assert result.status is Status.FAILED
     assert result.summary == "migrations did not finish within 15s"
+
+
+def test_a_configured_server_gets_a_fresh_database_that_is_dropped_after(
+    sample: tuple[Path, str], postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    def databases() -> set[str]:
+        engine = sa.create_engine(postgres_server)
+        with engine.connect() as conn:
+            names = set(conn.execute(sa.text("SELECT datname FROM pg_database")).scalars())
+        engine.dispose()
+        return names
+
+    monkeypatch.setenv("SHIPYARD_TEST_DATABASE_URL", postgres_server)
+    before = databases()
+    assert verify(*sample).status is Status.PASSED
+    assert databases() == before
