@@ -1,5 +1,5 @@
 """pr-checks: checkout → read config → statuses pending → in parallel: quality, security, database (docs where
-the branch rule asks) → summary, SARIF → statuses final → gate."""
+the branch rule asks) → images (when asked) → summary, SARIF → statuses final → gate."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from flows.images_stage import images_stage
 from flows.quality_stage import check_result, quality_stage
 from shipyard import git
 from shipyard.checks.model import CheckResult
@@ -25,6 +26,7 @@ from shipyard.home import Home
 from tasks.database import verify_migrations
 from tasks.docs import build_docs
 from tasks.github import github_client, post_statuses
+from tasks.images import image_context
 from tasks.quality import run_check
 from tasks.repo import checkout, read_config
 from tasks.report import publish_summary
@@ -44,6 +46,7 @@ def pr_checks(
     branch: str | None = None,
     stages: list[StageName] | None = None,
     github_repo: str | None = None,
+    with_images: bool = False,
 ) -> Summary:
     """Checks of one commit, gated by the branch rule's required stages.
 
@@ -51,6 +54,7 @@ def pr_checks(
     branch: picks the branch rule (required and optional stages); none: quality, security, database required.
     stages: run only these stages (a stage the branch rule does not require is optional).
     github_repo: owner/name for commit statuses; default github.repository from the config.
+    with_images: add the images stage (build, push, size budgets, image scans) to the branch rule's stages.
     refresh_cache: run every check even where a cached result for the same content exists.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
@@ -58,20 +62,22 @@ def pr_checks(
     reports = str(Home.from_env().reports(run_id))
     try:
         config = read_config(workspace, config_ref or full_sha)
-        selected = config.stages_for(branch, stages)
+        selected = config.stages_for(branch, stages, ["images"] if with_images else [])
         github = github_client(config, github_repo)
         post_statuses(github, full_sha, [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]])
         content_id = _content_id(workspace, full_sha)
         side = _start_side_stages(config, selected, apps, workspace, full_sha, reports, refresh_cache, content_id)
         results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
         results += [check_result(future) for future in side]
+        if "images" in selected:
+            results += images_stage(config, selected["images"], apps, workspace, full_sha, branch)
         summary = Summary(tuple(results))
         publish_summary(summary, reports, key=PIPELINE)
         if "security" in selected:
             publish_sarif([r for r in results if r.spec.stage == "security"], reports)
         post_statuses(github, full_sha, _final_statuses(config, selected, summary))
     finally:
-        for folder in (workspace, f"{workspace}-checks"):
+        for folder in (workspace, f"{workspace}-checks", str(image_context(workspace))):
             shutil.rmtree(folder, ignore_errors=True)
     if not summary.passed:
         raise ChecksFailed(summary)

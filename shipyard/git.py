@@ -53,3 +53,7 @@ def export(workspace: Path, sha: str, paths: list[str], dest: Path) -> None:
         git("archive", "--format=tar", "-o", str(archive), sha, "--", *paths, cwd=workspace, what="export")
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
+
+
+def tags_at(workspace: Path, sha: str) -> list[str]:
+    return git("tag", "--points-at", sha, cwd=workspace).split()

@@ -5,16 +5,21 @@ ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11
 
 FROM ${PYTHON_BUILDER} AS builder
 WORKDIR /build
-COPY apps/api/requirements.lock ./
+COPY apps/api/requirements.runtime.lock ./
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-compile -r requirements.lock
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.runtime.lock \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip
 COPY apps/api/ ./
 
 FROM ${PYTHON_RUNTIME}
-ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# uvicorn reads UVICORN_*: loopback by default (host networking here), override with -e UVICORN_HOST/PORT.
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    UVICORN_HOST=127.0.0.1 UVICORN_PORT=8000
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder --chown=1001:1001 /build/api ./api
+COPY --from=builder /build/api ./api
+COPY --from=builder /build/alembic.ini ./
+COPY --from=builder /build/migrations ./migrations
 USER 1001:1001
-HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
-CMD ["uvicorn", "api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"UVICORN_PORT\"]}/health', timeout=2)"]
+CMD ["uvicorn", "api.main:create_app", "--factory"]

@@ -5,16 +5,17 @@ ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11
 
 FROM ${PYTHON_BUILDER} AS builder
 WORKDIR /build
-COPY apps/ml/requirements.lock ./
+COPY apps/ml/requirements.runtime.lock ./
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-compile -r requirements.lock
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.runtime.lock \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip
 COPY apps/ml/ ./
 
 FROM ${PYTHON_RUNTIME}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder --chown=1001:1001 /build/ml ./ml
+COPY --from=builder /build/ml ./ml
 USER 1001:1001
 HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["python3", "-c", "import ml"]
 CMD ["python3", "-m", "ml"]

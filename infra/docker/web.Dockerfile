@@ -1,7 +1,7 @@
 # Production image of the web app: TypeScript is compiled in the builder stage; the runtime stage gets the built
 # JavaScript and production dependencies only, runs as UID 1001 and works with a read-only root filesystem.
-ARG NODE_BUILDER=shipyard/node-builder:20
-ARG NODE_RUNTIME=shipyard/node-runtime:20
+ARG NODE_BUILDER=shipyard/node-builder:18
+ARG NODE_RUNTIME=shipyard/node-runtime:18
 
 FROM ${NODE_BUILDER} AS builder
 WORKDIR /build
@@ -13,8 +13,9 @@ RUN npm run build && npm prune --omit=dev
 FROM ${NODE_RUNTIME}
 ENV NODE_ENV=production
 WORKDIR /app
+COPY --from=builder /build/package.json ./
 COPY --from=builder /build/node_modules ./node_modules
-COPY --from=builder --chown=1001:1001 /build/build ./build
+COPY --from=builder /build/build/src ./build/src
 USER 1001:1001
 HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["node", "-e", "require('./build/src/format.js')"]
 CMD ["node", "build/src/search.js"]

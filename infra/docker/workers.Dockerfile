@@ -5,16 +5,17 @@ ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11
 
 FROM ${PYTHON_BUILDER} AS builder
 WORKDIR /build
-COPY apps/workers/requirements.lock ./
+COPY apps/workers/requirements.runtime.lock ./
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-compile -r requirements.lock
+    && /opt/venv/bin/pip install --no-cache-dir -r requirements.runtime.lock \
+    && /opt/venv/bin/pip uninstall --yes --quiet pip
 COPY apps/workers/ ./
 
 FROM ${PYTHON_RUNTIME}
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder --chown=1001:1001 /build/workers ./workers
+COPY --from=builder /build/workers ./workers
 USER 1001:1001
 HEALTHCHECK --interval=30s --timeout=3s --retries=3 CMD ["python3", "-c", "import workers"]
 CMD ["python3", "-m", "workers"]

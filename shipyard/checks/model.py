@@ -79,6 +79,7 @@ class CheckResult:
     cached: bool = False
     cpu_seconds: float = 0.0
     findings: tuple[Finding, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()  # stage-specific figures (image sizes...), for reports
 
     @property
     def blocking(self) -> bool:

@@ -13,7 +13,7 @@ from typing import get_args
 from shipyard import tools
 from shipyard.apidocs.generate import DRIVER as DOCS_DRIVER
 from shipyard.checks.model import CheckSpec
-from shipyard.config.schema import PipelineConfig, ScannerName
+from shipyard.config.schema import IMAGE_SCANNERS, PipelineConfig, ScannerName
 from shipyard.database.verify import DRIVER as MIGRATION_DRIVER
 from shipyard.deps import install_command
 from shipyard.security.scanners import RULE_PACK, SCANNERS
@@ -89,7 +89,7 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
     specs = []
     for name in get_args(ScannerName):
         settings = security.scanner(name)
-        if not settings.enabled:
+        if not settings.enabled or name in IMAGE_SCANNERS:
             continue
         scanner = SCANNERS[name]
         definition = {
@@ -147,6 +147,43 @@ def plan_app_stage(
                 toolchain=label(app.toolchain, app.versions[0]),
             )
         )
+    return specs
+
+
+def plan_images(config: PipelineConfig, required: bool, apps: list[str] | None = None) -> list[CheckSpec]:
+    """Per app with an image: the build (push, budget) and trivy's scans of the built image. Not cached: the
+    point is a real build (the engine's layer cache makes an unchanged one quick)."""
+    security = config.security
+    specs = []
+    for name in config.images.apps:
+        if apps is not None and name not in apps:
+            continue
+        specs.append(
+            CheckSpec.for_stage(
+                "images",
+                name,
+                "image",
+                required=required,
+                on_unavailable=config.checks.on_unavailable,
+                timeout=config.images.timeout,
+                content_key="",
+            )
+        )
+        for scanner in IMAGE_SCANNERS:
+            settings = security.scanner(scanner)
+            if settings.enabled:
+                on_unavailable = settings.on_unavailable or security.on_unavailable or config.checks.on_unavailable
+                specs.append(
+                    CheckSpec.for_stage(
+                        "images",
+                        name,
+                        scanner,
+                        required=required,
+                        on_unavailable=on_unavailable,
+                        timeout=settings.timeout,
+                        content_key="",
+                    )
+                )
     return specs
 
 

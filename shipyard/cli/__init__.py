@@ -28,7 +28,9 @@ server_app = typer.Typer(help="A local Prefect server on 127.0.0.1.", no_args_is
 app.add_typer(run_app, name="run")
 app.add_typer(config_app, name="config")
 app.add_typer(sample_app, name="sample")
+images_app = typer.Typer(help="Container images: local base images.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
+app.add_typer(images_app, name="images")
 
 # Wide when piped (CI logs, tests) so table rows and URLs are not folded.
 out = Console(width=None if Console().is_terminal else 200)
@@ -79,6 +81,20 @@ def server_up(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 420
     out.print(f"Use it with: export PREFECT_API_URL={server.api_url}")
 
 
+@images_app.command("bootstrap")
+def images_bootstrap(force: Annotated[bool, typer.Option(help="Rebuild existing base images too")] = False) -> None:
+    """Create the local base images (Debian via debootstrap, then Python and Node bases) the sample builds on."""
+    from shipyard.images.bootstrap import bootstrap
+    from tasks.images import docker_api
+
+    api = docker_api()
+    if isinstance(api, str):
+        err.print(f"error: {api}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_ERROR)
+    created = _guard(lambda: bootstrap(api, force))
+    out.print(f"created: {', '.join(created)}" if created else "every base image is already there", highlight=False)
+
+
 @run_app.command("pr-checks")
 def run_pr_checks(
     repo: Annotated[str, typer.Option(help="Repository path or URL")],
@@ -89,6 +105,7 @@ def run_pr_checks(
     branch: Annotated[str | None, typer.Option(help="Branch whose rule picks required stages")] = None,
     stages: Annotated[list[str] | None, typer.Option("--stage", help="Run only these stages (repeatable)")] = None,
     github_repo: Annotated[str | None, typer.Option(help="owner/name for commit statuses")] = None,
+    with_images: Annotated[bool, typer.Option("--with-images", help="Also build, push and measure images")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs too")] = False,
 ) -> None:
     """Run the pr-checks flow on one commit and show each check as it runs, passes or fails."""
@@ -103,6 +120,7 @@ def run_pr_checks(
         "branch": branch,
         "stages": stages,
         "github_repo": github_repo,
+        "with_images": with_images,
     }
     outcome = _run_with_progress(pr_checks, parameters, verbose)
     if isinstance(outcome, Summary):

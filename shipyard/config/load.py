@@ -107,6 +107,9 @@ def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]
                     f"environments.{env_name}.target.ports.{app}",
                     f"unknown app {app!r}; apps are: {_names(config.apps)}",
                 )
+    for app in config.images.apps:
+        if app not in config.apps:
+            yield f"images.apps.{app}", f"unknown app {app!r}; apps are: {_names(config.apps)}"
     for index, rule in enumerate(config.branches):
         for position, app in enumerate(rule.apps or []):
             if app not in config.apps:

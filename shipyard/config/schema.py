@@ -14,10 +14,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ToolchainKind = Literal["python", "node"]
 OnUnavailable = Literal["fail", "warn"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
-StageName = Literal["quality", "security", "database", "docs"]
+StageName = Literal["quality", "security", "database", "docs", "images"]
 ScannerName = Literal[
-    "semgrep", "secrets", "trivy-config", "checkov", "hadolint", "kubernetes", "bandit", "pip-audit", "npm-audit"
+    "semgrep",
+    "secrets",
+    "trivy-config",
+    "checkov",
+    "hadolint",
+    "kubernetes",
+    "bandit",
+    "pip-audit",
+    "npm-audit",
+    "image-config",
+    "image-vulns",
 ]
+IMAGE_SCANNERS: tuple[ScannerName, ...] = ("image-config", "image-vulns")  # run by the images stage on each built image
 DEFAULT_REQUIRED: tuple[StageName, ...] = ("quality", "security", "database")
 
 _EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
@@ -297,6 +308,34 @@ class Security(Strict):
         return self.scanners.get(name) or ScannerSettings()
 
 
+class AppImage(Strict):
+    dockerfile: str = Field(description="Production Dockerfile, relative to the repository root (the build context).")
+    dev_dockerfile: str | None = Field(None, description="Dev Dockerfile, built to measure the size reduction.")
+    budget_mb: float = Field(gt=0, description="Largest compressed size (registry manifest), in MB, that passes.")
+
+    _paths = field_validator("dockerfile", "dev_dockerfile")(_relative_path)
+
+
+class Images(Strict):
+    registry: str = Field(
+        "127.0.0.1:5000", pattern=r"^[\w.-]+(:\d+)?$", description="Registry host[:port] images are pushed to."
+    )
+    namespace: str = Field("platform", pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$", description="Path under the registry.")
+    credentials_block: str | None = Field(
+        None, description="Name of a prefect-docker DockerRegistryCredentials block; none: push without login."
+    )
+    version: str | None = Field(
+        None, pattern=r"^v?\d+\.\d+\.\d+$", description="Release version when the commit has no vX.Y.Z tag."
+    )
+    parallelism: int = Field(2, ge=1, le=16, description="Images built at once.")
+    push_attempts: int = Field(3, ge=1, le=10, description="Attempts per push before the build check fails.")
+    timeout: float = Field(1800, gt=0, description="Seconds one image build may take.")
+    build_args: dict[str, str] = Field(
+        default_factory=dict, description="Docker build arguments, e.g. the base images (PYTHON_RUNTIME: ...)."
+    )
+    apps: dict[str, AppImage] = Field(default_factory=dict, description="Apps that ship an image, by name.")
+
+
 class DatabaseChecks(Strict):
     server_url_env: str = Field(
         "SHIPYARD_TEST_DATABASE_URL",
@@ -317,14 +356,17 @@ class PipelineConfig(Strict):
     security: Security = Field(default_factory=Security, description="Security stage: scanners and policy.")
     database: DatabaseChecks = Field(default_factory=DatabaseChecks, description="Database stage settings.")
     github: GitHub | None = Field(None, description="Commit statuses on GitHub; none disables them.")
+    images: Images = Field(default_factory=Images, description="Images stage: builds, registry, size budgets.")
 
     def rule_for(self, branch: str) -> BranchRule | None:
         return next((rule for rule in self.branches if rule.matches(branch)), None)
 
-    def stages_for(self, branch: str | None, only: list[StageName] | None = None) -> dict[StageName, bool]:
+    def stages_for(
+        self, branch: str | None, only: list[StageName] | None = None, extra: list[StageName] | None = None
+    ) -> dict[StageName, bool]:
         """Stages to run for a branch, each mapped to whether it is required (no matching rule: the defaults).
 
-        only: run just these; one the rule does not require runs as optional.
+        only: run just these; extra: run these too. A stage the rule does not require runs as optional.
         """
         rule = self.rule_for(branch) if branch else None
         required = set(rule.required if rule else DEFAULT_REQUIRED)
@@ -333,4 +375,4 @@ class PipelineConfig(Strict):
             if only is not None
             else [*(rule.required if rule else DEFAULT_REQUIRED), *(rule.optional if rule else [])]
         )
-        return {stage: stage in required for stage in dict.fromkeys(chosen)}
+        return {stage: stage in required for stage in dict.fromkeys([*chosen, *(extra or [])])}

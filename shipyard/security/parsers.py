@@ -61,7 +61,7 @@ def semgrep(result: CommandResult) -> list[Finding]:
     ]
 
 
-def _trivy(result: CommandResult, key: str, make: Any) -> list[Finding]:
+def trivy_results(result: CommandResult, key: str, make: Any) -> list[Finding]:
     if result.returncode not in (0, 3):  # 3 is our --exit-code for "found something"
         raise ScannerUnavailable(f"trivy exited {result.returncode}: {reason(result.stderr)}")
     report = _json(result, "trivy")
@@ -72,7 +72,7 @@ def trivy_secrets(result: CommandResult) -> list[Finding]:
     def make(target: str, s: dict[str, Any]) -> Finding:
         return Finding("trivy", s["RuleID"], severity(s.get("Severity")), target, s.get("StartLine"), s["Title"])
 
-    return _trivy(result, "Secrets", make)
+    return trivy_results(result, "Secrets", make)
 
 
 def trivy_config(result: CommandResult) -> list[Finding]:
@@ -80,7 +80,7 @@ def trivy_config(result: CommandResult) -> list[Finding]:
         line = (m.get("CauseMetadata") or {}).get("StartLine") or None
         return Finding("trivy", m["ID"], severity(m.get("Severity")), target, line, m["Title"])
 
-    return _trivy(result, "Misconfigurations", make)
+    return trivy_results(result, "Misconfigurations", make)
 
 
 # Open-source checkov reports no severities; these follow the platform's own rules (limits, non-root, no

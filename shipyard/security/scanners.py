@@ -15,7 +15,7 @@ from shipyard.config.schema import PipelineConfig, ScannerName
 from shipyard.deps import tool_env
 from shipyard.runner import CommandResult, ToolNotFound, run
 from shipyard.security import parsers
-from shipyard.security.findings import Finding, mask_literals
+from shipyard.security.findings import Finding, mask_literals, severity
 from shipyard.security.parsers import ScannerUnavailable
 
 RULE_PACK = Path(__file__).parent / "rules" / "semgrep.yml"
@@ -170,16 +170,47 @@ def scan(scanner: Scanner, target: ScanTarget, timeout: float, tool_store: Path)
     invocations = scanner.plan(target)
     if not invocations:
         return ScanOutcome(note=f"nothing to scan: {scanner.nothing_to_scan}")
+    return _run(scanner.tool, invocations, target.root, timeout, tool_store)
+
+
+def _image_findings(result: CommandResult) -> list[Finding]:
+    return parsers.trivy_config(result) + parsers.trivy_secrets(result)
+
+
+def scan_image(reference: str, kind: str, timeout: float, tool_store: Path) -> ScanOutcome:
+    """trivy on a built image in the local engine: 'image-config' (misconfigurations and secrets in the layers)
+    or 'image-vulns' (needs trivy's vulnerability database; where it cannot be had, that is what it reports)."""
+    common = ("--image-src", "docker", "--skip-version-check", "--exit-code", "3", "--format", "json", "--quiet")
+    if kind == "image-config":
+        invocation = Invocation(("image", "--scanners", "misconfig,secret", *common, reference), _image_findings)
+    else:
+        invocation = Invocation(("image", "--scanners", "vuln", "--skip-db-update", *common, reference), _vulns)
+    return _run("trivy", [invocation], Path.cwd(), timeout, tool_store)
+
+
+def _vulns(result: CommandResult) -> list[Finding]:
+    if result.returncode not in (0, 3) and "DB error" in result.stderr:
+        raise ScannerUnavailable(
+            "trivy's vulnerability database is not on this machine and is never downloaded by Shipyard "
+            f"(--skip-db-update): {parsers.reason(result.stderr.split('DB error:', 1)[1])}"
+        )
+
+    def make(target: str, v: dict[str, Any]) -> Finding:
+        return Finding("trivy", v["VulnerabilityID"], severity(v.get("Severity")), target, None,
+                       f"{v.get('PkgName')} {v.get('InstalledVersion')}: {v.get('Title', '')}".strip())  # fmt: skip
+
+    return parsers.trivy_results(result, "Vulnerabilities", make)
+
+
+def _run(tool: str, invocations: list[Invocation], root: Path, timeout: float, tool_store: Path) -> ScanOutcome:
     started = time.monotonic()
     findings: list[Finding] = []
     raw: dict[str, Any] = {}
     cpu = 0.0
     try:
-        executable = str(tools.ensure(scanner.tool, tool_store)) if scanner.tool in tools.TOOLS else scanner.tool
+        executable = str(tools.ensure(tool, tool_store)) if tool in tools.TOOLS else tool
         for number, invocation in enumerate(invocations):
-            result = run(
-                [executable, *invocation.args], cwd=target.root / invocation.cwd, env=tool_env(), timeout=timeout
-            )
+            result = run([executable, *invocation.args], cwd=root / invocation.cwd, env=tool_env(), timeout=timeout)
             cpu += result.cpu_seconds
             raw[f"{invocation.cwd}#{number}"] = _sanitised(result)
             findings += invocation.parse(result)

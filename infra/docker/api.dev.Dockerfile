@@ -1,0 +1,10 @@
+# Dev image of the api app (one stage, every dependency including the check tools, sources and tests): what a
+# team ships before multi-stage builds. Built only to measure what the production Dockerfile saves.
+ARG PYTHON_BUILDER=shipyard/python-builder:3.11
+FROM ${PYTHON_BUILDER}
+WORKDIR /app
+COPY apps/api/ ./
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements.lock
+ENV PATH=/opt/venv/bin:$PATH
+USER 1001:1001
+CMD ["uvicorn", "api.main:create_app", "--factory"]

@@ -1,0 +1,9 @@
+# Dev image of the web app (one stage, dev dependencies, sources and tests): what a team ships before multi-stage
+# builds. Built only to measure what the production Dockerfile saves.
+ARG NODE_BUILDER=shipyard/node-builder:18
+FROM ${NODE_BUILDER}
+WORKDIR /app
+COPY apps/web/ ./
+RUN npm ci --no-audit --no-fund && npm run build
+USER 1001:1001
+CMD ["node", "build/src/search.js"]

@@ -1,0 +1,1 @@
+"""The images stage: production images built on a Docker engine, pushed to a registry, measured against budgets."""

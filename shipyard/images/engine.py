@@ -1,0 +1,106 @@
+"""Builds and pushes through the Docker engine's API (docker SDK's low-level client, injected by the caller)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import ShipyardError
+
+LOG_TAIL = 25
+
+
+class BuildFailed(ShipyardError):
+    pass
+
+
+class PushFailed(ShipyardError):
+    def __init__(self, message: str, pushed: list[str]) -> None:
+        super().__init__(message)
+        self.pushed = pushed
+
+
+@dataclass(frozen=True)
+class Built:
+    image_id: str
+    bytes: int  # uncompressed, as the engine stores it
+    cached_steps: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    username: str
+    password: str
+
+    def config(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+def build(api: Any, context: Path, dockerfile: str, tag: str, build_args: dict[str, str], timeout: float) -> Built:
+    """Legacy builder (no BuildKit here) on the host network: no bridge networks exist on these machines."""
+    log: list[str] = []
+    image_id = None
+    started = time.monotonic()
+    for chunk in api.build(
+        path=str(context),
+        dockerfile=dockerfile,
+        tag=tag,
+        buildargs=build_args,
+        network_mode="host",
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+        timeout=timeout,
+    ):
+        if "error" in chunk:
+            raise BuildFailed(f"{dockerfile}: {chunk['error'].strip()}\n" + "".join(log[-LOG_TAIL:]))
+        if "stream" in chunk:
+            log.append(chunk["stream"])
+        if "aux" in chunk and "ID" in chunk["aux"]:
+            image_id = chunk["aux"]["ID"]
+        if time.monotonic() - started > timeout:
+            raise BuildFailed(f"{dockerfile}: build did not finish within {timeout:g}s")
+    if image_id is None:
+        raise BuildFailed(f"{dockerfile}: the engine reported no image\n" + "".join(log[-LOG_TAIL:]))
+    steps = [line for line in log if line.startswith("Step ")]
+    cached = sum(1 for line in log if "Using cache" in line)
+    return Built(image_id, int(api.inspect_image(image_id)["Size"]), cached, len(steps))
+
+
+def push(
+    api: Any,
+    repository: str,
+    tags: Iterable[str],
+    auth: RegistryAuth | None,
+    attempts: int,
+    backoff: Callable[[int], float] = lambda attempt: 2.0**attempt,
+) -> list[str]:
+    """Push every tag, each up to `attempts` times with backoff; returns the tags pushed. Raises PushFailed
+    (with the registry's own message) naming the tags that did get pushed, so the caller can remove them."""
+    pushed: list[str] = []
+    for tag in tags:
+        for attempt in range(1, attempts + 1):
+            error = _push_once(api, repository, tag, auth)
+            if error is None:
+                pushed.append(tag)
+                break
+            if attempt == attempts:
+                raise PushFailed(f"push of {repository}:{tag} failed after {attempts} attempt(s): {error}", pushed)
+            time.sleep(backoff(attempt))
+    return pushed
+
+
+def _push_once(api: Any, repository: str, tag: str, auth: RegistryAuth | None) -> str | None:
+    try:
+        stream = api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth.config() if auth else None)
+        for chunk in stream:
+            if "error" in chunk:
+                return str(chunk["error"]).strip()
+    except Exception as exc:  # the engine itself failed (connection refused...): same retry path
+        return f"{type(exc).__name__}: {exc}"
+    return None
