@@ -25,7 +25,9 @@ def create_sample_repo(dest: Path, variant: str | None = None, branch: str = "ma
         raise InputError(f"{dest} is not empty")
     shutil.copytree(EXAMPLES / "platform", dest, dirs_exist_ok=True)
     for folder in SAMPLE_INFRA:
-        shutil.copytree(ROOT / "infra" / folder, dest / "infra" / folder, dirs_exist_ok=True)
+        # base/ holds Shipyard's own base-image recipes (images bootstrap), not the platform's Dockerfiles
+        ignore = shutil.ignore_patterns("base")
+        shutil.copytree(ROOT / "infra" / folder, dest / "infra" / folder, dirs_exist_ok=True, ignore=ignore)
     if variant is not None:
         overlay = EXAMPLES / "variants" / variant
         if not overlay.is_dir():

@@ -4,6 +4,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,3 +77,58 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Any:
+    """The low-level API client of a running Docker engine (.ci/run starts one)."""
+    from tasks.images import docker_api
+
+    api = docker_api()
+    if isinstance(api, str):
+        require(False, api)
+    return api
+
+
+@pytest.fixture(scope="session")
+def base_images(docker_engine: Any) -> None:
+    """The local base images the sample's Dockerfiles build on (made once per machine, then reused)."""
+    from shipyard.images.bootstrap import bootstrap
+
+    try:
+        bootstrap(docker_engine)
+    except ShipyardError as exc:
+        require(False, f"base images: {exc}")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """A fresh registry on a free 127.0.0.1 port; yields host:port."""
+    yield from _registry(tmp_path, None)
+
+
+def _registry(tmp_path: Path, htpasswd: Path | None) -> Iterator[str]:
+    from shipyard.images.local_registry import RegistryUnavailable, start_registry
+    from shipyard.runner import stop
+
+    port = free_port()
+    try:
+        process = start_registry(port, tmp_path / "registry", htpasswd)
+    except RegistryUnavailable as exc:
+        require(False, str(exc))
+        return
+    yield f"127.0.0.1:{port}"
+    stop(process)
+
+
+REGISTRY_USER, REGISTRY_PASSWORD = "shipyard", "registry-pass-5519"
+
+
+@pytest.fixture
+def private_registry(tmp_path: Path) -> Iterator[str]:
+    """A registry that wants REGISTRY_USER / REGISTRY_PASSWORD (htpasswd, bcrypt)."""
+    import crypt
+
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"{REGISTRY_USER}:{crypt.crypt(REGISTRY_PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
+    yield from _registry(tmp_path, htpasswd)

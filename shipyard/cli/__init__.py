@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shipyard.checks.report import ChecksFailed, Summary
@@ -244,6 +245,10 @@ def _print_summary(summary: Summary) -> None:
         out.rule(f"{result.spec.name}: {result.status.value}: {result.summary}", style="red")
         if result.tail:
             out.print(result.tail, markup=False, highlight=False)
+    for result in summary.results:
+        if not result.blocking and result.status.value != "passed":
+            line = f"[yellow]did not block:[/] {result.spec.name}: {result.status.value}: "
+            out.print(line + escape(result.summary), highlight=False, soft_wrap=True)
     out.print(("[green]" if summary.passed else "[red]") + summary.headline(), highlight=False, soft_wrap=True)
 
 

@@ -87,6 +87,9 @@ def parse_config(text: str, source: str) -> PipelineConfig:
         raise ConfigError(source, [ConfigIssue("", f"invalid YAML: {getattr(exc, 'problem', exc)}", line)]) from None
     if not isinstance(data, dict):
         raise ConfigError(source, [ConfigIssue("", "expected a mapping of settings at the top of the file")])
+    repeated = list(_repeated_keys(root, ""))
+    if repeated:
+        raise ConfigError(source, repeated)  # YAML would silently keep the last one
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
@@ -96,6 +99,21 @@ def parse_config(text: str, source: str) -> PipelineConfig:
     if problems:
         raise ConfigError(source, problems)
     return config
+
+
+def _repeated_keys(node: yaml.Node | None, path: str) -> Iterator[ConfigIssue]:
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            child = f"{path}.{name}" if path else name
+            if name in first:
+                yield ConfigIssue(child, f"key repeated (first on line {first[name]})", key.start_mark.line + 1)
+            first.setdefault(name, key.start_mark.line + 1)
+            yield from _repeated_keys(value, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _repeated_keys(item, f"{path}[{index}]")
 
 
 def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]]:

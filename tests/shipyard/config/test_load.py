@@ -149,3 +149,8 @@ def test_stages_follow_the_branch_rule() -> None:
     assert config.stages_for("feature/x") == {"quality": True, "security": True, "database": True, "docs": False}
     assert config.stages_for(None) == {"quality": True, "security": True, "database": True}
     assert config.stages_for("feature/x", ["docs", "quality"]) == {"docs": False, "quality": True}
+
+
+def test_a_repeated_key_is_an_error_not_a_silent_override() -> None:
+    text = MINIMAL.replace("    toolchain: python\n", "    toolchain: python\n    toolchain: node\n")
+    assert errors_of(text) == ["shipyard.yaml:7: apps.api.toolchain: key repeated (first on line 6)"]
