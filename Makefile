@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: install demo test lint unit e2e bench clean
+.PHONY: install demo test lint unit e2e bench clean base-images
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: install
 	$(BIN)/python bench/pr_checks_parallel.py
 	$(BIN)/python bench/cutover.py
 	$(BIN)/python bench/rollback.py
+	$(BIN)/python bench/image_build_cache.py
+
+## base-images: local base images from Debian's packages (needs a running Docker engine and debootstrap)
+base-images: install
+	$(BIN)/shipyard images bootstrap
 
 clean:
 	rm -rf $(VENV) .shipyard .mypy_cache .ruff_cache .pytest_cache

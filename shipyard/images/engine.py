@@ -27,8 +27,6 @@ class PushFailed(ShipyardError):
 class Built:
     image_id: str
     bytes: int  # uncompressed, as the engine stores it
-    cached_steps: int
-    steps: int
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,15 @@ class RegistryAuth:
         return {"username": self.username, "password": self.password}
 
 
-def build(api: Any, context: Path, dockerfile: str, tag: str, build_args: dict[str, str], timeout: float) -> Built:
+def build(
+    api: Any,
+    context: Path,
+    dockerfile: str,
+    tag: str,
+    build_args: dict[str, str],
+    timeout: float,
+    no_cache: bool = False,
+) -> Built:
     """Legacy builder (no BuildKit here) on the host network: no bridge networks exist on these machines."""
     log: list[str] = []
     image_id = None
@@ -54,6 +60,7 @@ def build(api: Any, context: Path, dockerfile: str, tag: str, build_args: dict[s
         rm=True,
         forcerm=True,
         pull=False,
+        nocache=no_cache,
         decode=True,
         timeout=timeout,
     ):
@@ -67,9 +74,7 @@ def build(api: Any, context: Path, dockerfile: str, tag: str, build_args: dict[s
             raise BuildFailed(f"{dockerfile}: build did not finish within {timeout:g}s")
     if image_id is None:
         raise BuildFailed(f"{dockerfile}: the engine reported no image\n" + "".join(log[-LOG_TAIL:]))
-    steps = [line for line in log if line.startswith("Step ")]
-    cached = sum(1 for line in log if "Using cache" in line)
-    return Built(image_id, int(api.inspect_image(image_id)["Size"]), cached, len(steps))
+    return Built(image_id, int(api.inspect_image(image_id)["Size"]))
 
 
 def push(

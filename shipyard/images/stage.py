@@ -81,7 +81,6 @@ def build_and_push(
         "uncompressed": f"{built.bytes / MB:.1f} MB",
         "dev image": f"{dev.bytes / MB:.1f} MB" if dev else "-",
         "reduction vs dev": f"{1 - built.bytes / dev.bytes:.0%}" if dev else "-",
-        "cached layers": f"{built.cached_steps}/{built.steps}",
     }
     if size_mb > job.settings.budget_mb:
         over = f"{job.app} image is {size_mb:.1f} MB compressed, over its {job.settings.budget_mb:g} MB budget"
