@@ -7,6 +7,7 @@ and friends instead and never needs this.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ BASES = {  # image: Dockerfile in infra/docker/base
 }
 TRIMMED = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info")
 EXTRA_CA = Path("/usr/local/share/ca-certificates")
+RECIPE_LABEL = "org.shipyard.recipe"
 
 
 class BootstrapFailed(ShipyardError):
@@ -56,16 +58,19 @@ def bootstrap(api: Any, force: bool = False) -> list[str]:
     if force or not _exists(api, DEBIAN):
         _import_debian(api)
         created.append(DEBIAN)
+    recipes = ROOT / "infra" / "docker" / "base"
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sorted(recipes.iterdir()))).hexdigest()
     with tempfile.TemporaryDirectory(prefix="shipyard-base-") as folder:
         context = Path(folder)
+        shutil.copytree(recipes, context, dirs_exist_ok=True)
         (context / "ca").mkdir()
         for cert in EXTRA_CA.glob("*.crt") if EXTRA_CA.is_dir() else []:
             shutil.copy(cert, context / "ca" / cert.name)
         for image, dockerfile in BASES.items():
-            if force or not _exists(api, image) or DEBIAN in created:
-                shutil.copy(ROOT / "infra" / "docker" / "base" / dockerfile, context / dockerfile)
+            if force or DEBIAN in created or _recipe_of(api, image) != digest:
                 try:
-                    engine.build(api, context, dockerfile, image, {"DEBIAN_BASE": DEBIAN}, timeout=900)
+                    engine.build(api, context, dockerfile, image, {"DEBIAN_BASE": DEBIAN}, timeout=900,
+                                 labels={RECIPE_LABEL: digest})  # fmt: skip
                 except engine.BuildFailed as exc:
                     raise BootstrapFailed(f"base image {image}: {exc}") from None
                 created.append(image)
@@ -85,6 +90,15 @@ def _import_debian(api: Any) -> None:
         run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], timeout=300, check=True, what="packing the rootfs")
         repository, tag = DEBIAN.split(":")
         api.import_image(src=str(tarball), repository=repository, tag=tag)
+
+
+def _recipe_of(api: Any, image: str) -> str | None:
+    """Which version of infra/docker/base built the image: a changed recipe rebuilds it."""
+    try:
+        labels = api.inspect_image(image)["Config"].get("Labels") or {}
+    except Exception:  # docker.errors.ImageNotFound
+        return None
+    return str(labels.get(RECIPE_LABEL)) if RECIPE_LABEL in labels else None
 
 
 def _exists(api: Any, image: str) -> bool:

@@ -46,6 +46,7 @@ def build(
     build_args: dict[str, str],
     timeout: float,
     no_cache: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> Built:
     """Legacy builder (no BuildKit here) on the host network: no bridge networks exist on these machines."""
     log: list[str] = []
@@ -61,6 +62,7 @@ def build(
         forcerm=True,
         pull=False,
         nocache=no_cache,
+        labels=labels,
         decode=True,
         timeout=timeout,
     ):
