@@ -138,7 +138,7 @@ def test_broken_variant_fails_naming_each_failing_check(shipyard_env: dict[str, 
     headline = run.output.strip().splitlines()[-1]
     for name in ("api/lint/python3.11", "workers/test/python3.11", "web/format/node18", "web/format/node20"):
         assert name in headline
-    assert "ml/test/python3.11 (failed: coverage 44.8% is below the 75% gate)" in headline
+    assert "ml/test/python3.11 (failed: coverage 51.3% is below the 75% gate)" in headline
     assert "F401" in run.output  # the lint failure's own output is shown
     assert run.flow_run_id is not None
     flow_run, _ = read_run(shipyard_env, run.flow_run_id)
