@@ -78,8 +78,21 @@ class SmokeTest(Strict):
     equals: str | int | float | bool | None = Field(None, description="Value the JSON field must have.")
 
 
+class ContainerServe(Strict):
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment of the container; {port} is the colour's port."
+    )
+    read_only: bool = Field(True, description="Run with a read-only root filesystem.")
+    tmpfs: list[str] = Field(["/tmp"], description="Writable in-memory folders inside the container.")
+
+
 class Serve(Strict):
     command: str = Field(description="Command that serves one colour, with {port}; runs in the release's folder.")
+    container: ContainerServe | None = Field(
+        None,
+        description="How a release whose artifact is an image runs: a container on the host network "
+        "(the local backend, with a Docker engine).",
+    )
     health: str = Field("/health", pattern=r"^/", description="Liveness path.")
     ready: str = Field("/ready", pattern=r"^/", description="Readiness path; no traffic before it answers 2xx.")
     smoke: list[SmokeTest] = Field(default_factory=list, description="Checks on the preview address and at 100%.")

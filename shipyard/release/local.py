@@ -1,4 +1,5 @@
-"""The embedded default backend: each colour is a local process on its own 127.0.0.1 port behind HAProxy.
+"""The embedded default backend: each colour is a local process (or a container on the host network) on its own
+127.0.0.1 port behind HAProxy.
 
 Colours and the router outlive the engine process (own sessions, pid files under the state folder), so a
 crashed or finished engine leaves the release serving and a re-run finds it again.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,17 +23,27 @@ from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import COLOURS, release_env
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
-from shipyard.runner import process_alive, spawn, stop_group
+from shipyard.runner import process_alive, run, spawn, stop_group
 
 PROBE_TIMEOUT = 2.0
 STOP_GRACE = 10.0
 
 
 @dataclass(frozen=True)
+class Container:
+    """How a release that is an image runs: `docker run` on the host network (no bridge networks here)."""
+
+    env: dict[str, str] = field(default_factory=dict)  # values may hold {port}
+    read_only: bool = True
+    tmpfs: tuple[str, ...] = ("/tmp",)
+
+
+@dataclass(frozen=True)
 class LocalApp:
     """How one app runs locally: a command with {port}, the folder it runs in, and its ports.
 
-    A release whose artifact is a folder runs there instead (the app exported at its commit, with dependencies).
+    A release whose artifact is a folder runs there instead (the app exported at its commit, with dependencies);
+    with `container` set, a release whose artifact is not a folder is an image and runs as a container.
     """
 
     command: str
@@ -40,6 +53,7 @@ class LocalApp:
     env: dict[str, str] = field(default_factory=dict)
     health_path: str = "/health"
     ready_path: str = "/ready"
+    container: Container | None = None
 
 
 class LocalBackend:
@@ -52,20 +66,25 @@ class LocalBackend:
     def start(self, app: str, colour: str, release: ReleaseView) -> None:
         spec = self._app(app)
         self.stop(app, colour)  # a half-started colour from a crashed run is replaced, not doubled
+        self._remove_container(app, colour)
         port = spec.ports[colour]
         if _listening(port):
             raise ShipyardError(
                 f"port {port} ({app} {colour}) is taken by a process Shipyard did not start; stop it and retry"
             )
-        env = {**os.environ, **spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
+        own = {**spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
+        env = {**os.environ, **own}
         cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
+        command = spec.command.format(port=port)
+        if spec.container is not None and not Path(release.artifact).is_dir():
+            command = shlex.join(self._docker_run(app, colour, port, release.artifact, own, spec.container))
         folder = self._folder(app)
         # The child records its own pid before it execs the app: an engine killed right after the fork cannot
         # leave a colour running that no pid file knows about.
         pidfile = folder / f"{colour}.pid"
         record = f'echo $$ > "{pidfile}.tmp" && mv "{pidfile}.tmp" "{pidfile}"'
         spawn(
-            ["bash", "-c", f"{record} && exec {spec.command.format(port=port)}"],
+            ["bash", "-c", f"{record} && exec {command}"],
             log=folder / f"{colour}.log",
             env=env,
             cwd=cwd,
@@ -84,7 +103,8 @@ class LocalBackend:
         with contextlib.suppress(RouterError):
             if router.running() and router.weights().get(colour) == 0:
                 router.drain(colour)
-        stop_group(pid, STOP_GRACE)
+        stop_group(pid, STOP_GRACE)  # a container's `docker run` passes the TERM on to the app
+        self._remove_container(app, colour)
         (self._folder(app) / f"{colour}.pid").unlink(missing_ok=True)
 
     def running(self, app: str, colour: str) -> bool:
@@ -122,6 +142,26 @@ class LocalBackend:
         for colour in COLOURS:
             self.stop(app, colour)
         self._router(app).stop()
+
+    def _container_name(self, app: str, colour: str) -> str:
+        return f"shipyard-{self.state.name}-{app}-{colour}"
+
+    def _docker_run(
+        self, app: str, colour: str, port: int, image: str, env: dict[str, str], container: Container
+    ) -> list[str]:
+        """Only the release's own variables reach the container, never this process's environment."""
+        argv = ["docker", "run", "--rm", "--name", self._container_name(app, colour), "--network", "host"]
+        argv += ["--read-only"] if container.read_only else []
+        argv += [arg for path in container.tmpfs for arg in ("--tmpfs", path)]
+        variables = {**env, **{k: v.format(port=port) for k, v in container.env.items()}}
+        argv += [arg for key, value in sorted(variables.items()) for arg in ("-e", f"{key}={value}")]
+        return [*argv, image]
+
+    def _remove_container(self, app: str, colour: str) -> None:
+        """A container whose `docker run` was killed outlives it: remove it by its name."""
+        if self._app(app).container is None or shutil.which("docker") is None:
+            return
+        run(["docker", "rm", "--force", self._container_name(app, colour)], timeout=60)
 
     def _router(self, app: str) -> HAProxyRouter:
         spec = self._app(app)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from shipyard.config.schema import Environment, LocalTarget, PipelineConfig
+from shipyard.config.schema import ContainerServe, Environment, LocalTarget, PipelineConfig
 from shipyard.errors import InputError
 from shipyard.home import Home
 from shipyard.release.backend import Backend
-from shipyard.release.local import LocalApp, LocalBackend
+from shipyard.release.local import Container, LocalApp, LocalBackend
 from shipyard.release.rollout import RolloutSpec
 from shipyard.release.smoke import SmokeCheck
 
@@ -37,8 +37,15 @@ def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend
             ports=ports.colours(),
             health_path=serve.health,
             ready_path=serve.ready,
+            container=_container(serve.container),
         )
     return LocalBackend(home.root / "local" / name, apps)
+
+
+def _container(settings: ContainerServe | None) -> Container | None:
+    if settings is None:
+        return None
+    return Container(dict(settings.env), settings.read_only, tuple(settings.tmpfs))
 
 
 BACKENDS: dict[str, Callable[[PipelineConfig, str, Home], Backend]] = {"local": local_backend}

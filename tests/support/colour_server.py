@@ -1,6 +1,7 @@
 """A tiny HTTP/1.1 keep-alive server that says which colour it is: the stand-in app behind the router in tests.
 
 Run: python -m tests.support.colour_server PORT COLOUR [--fail-from-file PATH]
+(or with no arguments and PORT, SHIPYARD_COLOUR in the environment, as in its test image)
 While PATH exists, every request but /health answers 500 (to test analysis and rollback). A release whose
 APP_VERSION ends in "-bad" answers 500 everywhere but /health and /ready; one ending in "-unready" never gets ready.
 """
@@ -45,5 +46,7 @@ def serve(port: int, colour: str, fail_flag: Path | None) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 1:  # in a container: the local backend passes the port and colour as variables
+        serve(int(os.environ["PORT"]), os.environ["SHIPYARD_COLOUR"], None)
     flag = Path(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "--fail-from-file" else None
     serve(int(sys.argv[1]), sys.argv[2], flag)
