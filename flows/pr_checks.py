@@ -60,11 +60,13 @@ def pr_checks(
     run_id = flow_run.get_id() or uuid.uuid4().hex
     workspace, full_sha = checkout(repo, sha, run_id)
     reports = str(Home.from_env().reports(run_id))
+    pending: list[CommitStatus] = []
     try:
         config = read_config(workspace, config_ref or full_sha)
         selected = config.stages_for(branch, stages, ["images"] if with_images else [])
         github = github_client(config, github_repo)
-        post_statuses(github, full_sha, [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]])
+        pending = [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]]
+        post_statuses(github, full_sha, pending)
         content_id = _content_id(workspace, full_sha)
         side = _start_side_stages(config, selected, apps, workspace, full_sha, reports, refresh_cache, content_id)
         results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
@@ -76,6 +78,11 @@ def pr_checks(
         if "security" in selected:
             publish_sarif([r for r in results if r.spec.stage == "security"], reports)
         post_statuses(github, full_sha, _final_statuses(config, selected, summary))
+    except Exception as exc:
+        # A crash must not leave GitHub showing "pending" forever.
+        errored = [replace(s, state="error", description=f"the run failed: {exc}") for s in pending]
+        post_statuses(github if pending else None, full_sha, errored)
+        raise
     finally:
         for folder in (workspace, f"{workspace}-checks", str(image_context(workspace))):
             shutil.rmtree(folder, ignore_errors=True)

@@ -14,6 +14,7 @@ from prefect.client.schemas.objects import State
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.config.schema import PipelineConfig
+from shipyard.errors import InputError
 from shipyard.images.engine import RegistryAuth
 from shipyard.images.registry import RegistryClient
 from shipyard.images.stage import ImageJob, build_and_push
@@ -40,7 +41,13 @@ def registry_auth(config: PipelineConfig) -> RegistryAuth | None:
         return None
     from prefect_docker.credentials import DockerRegistryCredentials
 
-    block = DockerRegistryCredentials.load(config.images.credentials_block)
+    name = config.images.credentials_block
+    try:
+        block = DockerRegistryCredentials.load(name)
+    except ValueError:
+        raise InputError(
+            f"images.credentials_block: no DockerRegistryCredentials block named {name!r} on the Prefect server"
+        ) from None
     return RegistryAuth(block.username, block.password.get_secret_value())
 
 

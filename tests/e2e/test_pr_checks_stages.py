@@ -178,3 +178,18 @@ def test_docs_that_do_not_build_fail_with_the_apps_error(
         "api/openapi/python3.11 (failed: the OpenAPI schema of api.main:create_app did not build: "
         "RuntimeError: API_TITLE is not set)" in run.output.strip().splitlines()[-1]
     )
+
+
+def test_a_run_that_cannot_finish_turns_its_pending_statuses_into_errors(
+    shipyard_env: dict[str, str], github: GitHubStandIn, tmp_path: Path
+) -> None:
+    repo, _ = sample_for(tmp_path, github)
+    config = repo / "shipyard.yaml"
+    config.write_text(config.read_text().replace("  namespace: platform\n", "  namespace: platform\n"
+                                                 "  credentials_block: no-such-block\n"))  # fmt: skip
+    sha = commit_all(repo, "a credentials block that does not exist")
+    env = dict(shipyard_env, GITHUB_TOKEN=TOKEN)
+    run = shipyard(env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--stage", "images")
+    assert run.code == 2, run.output
+    assert "images.credentials_block: no DockerRegistryCredentials block named 'no-such-block'" in run.output
+    assert github.contexts(sha) == {"shipyard/images": ["pending", "error"], "shipyard/pr-checks": ["pending", "error"]}
