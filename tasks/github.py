@@ -21,6 +21,7 @@ def github_client(config: PipelineConfig, repository: str | None) -> GitHubClien
         return None
     token = os.environ.get(config.github.token_env)
     if not token:
+        get_run_logger().info("no commit statuses: $%s is not set in this run", config.github.token_env)
         return None
     return GitHubClient(config.github.api_url, token, repository or config.github.repository)
 

@@ -15,6 +15,7 @@ from prefect.client.schemas.objects import State
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.config.schema import PipelineConfig
 from shipyard.errors import InputError
+from shipyard.home import Home
 from shipyard.images.engine import RegistryAuth
 from shipyard.images.registry import RegistryClient
 from shipyard.images.stage import ImageJob, build_and_push
@@ -65,8 +66,6 @@ def build_image(spec: CheckSpec, job: ImageJob, api: Any, auth: RegistryAuth | N
 
 @task(task_run_name="scan image {job.app}", cache_policy=NO_CACHE)
 def scan_built_image(spec: CheckSpec, job: ImageJob, config: PipelineConfig) -> CheckResult | State:
-    from shipyard.home import Home
-
     outcome = scan_image(f"{job.repository}:{job.tags[0]}", spec.check, spec.timeout, Home.from_env().tools)
     return check_state(policy.verdict(spec, outcome, config.security, datetime.date.today()))
 
