@@ -47,6 +47,7 @@ def pr_checks(
     stages: list[StageName] | None = None,
     github_repo: str | None = None,
     with_images: bool = False,
+    pr_number: int | None = None,
 ) -> Summary:
     """Checks of one commit, gated by the branch rule's required stages.
 
@@ -55,6 +56,7 @@ def pr_checks(
     stages: run only these stages (a stage the branch rule does not require is optional).
     github_repo: owner/name for commit statuses; default github.repository from the config.
     with_images: add the images stage (build, push, size budgets, image scans) to the branch rule's stages.
+    pr_number: the pull request this run checks, when a webhook started it (shown with the run).
     refresh_cache: run every check even where a cached result for the same content exists.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex

@@ -1,0 +1,108 @@
+"""GitHub webhook deliveries: signature check and which pipeline a delivery starts (pure; the relay does I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipyard.config.schema import PipelineConfig
+from shipyard.errors import InputError
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+PR_ACTIONS = ("opened", "synchronize", "reopened")
+
+
+class Rejected(InputError):
+    """A delivery the relay refuses, with the HTTP status it answers."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Trigger:
+    deployment: str
+    parameters: dict[str, Any]
+    idempotency_key: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    why: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
+    """X-Hub-Signature-256 is 'sha256=' + HMAC-SHA256(secret, raw body) in hex; compared in constant time."""
+    if not header:
+        raise Rejected(401, "X-Hub-Signature-256 header is missing")
+    scheme, _, signature = header.partition("=")
+    if scheme != "sha256" or not signature:
+        raise Rejected(401, "X-Hub-Signature-256 must be 'sha256=<hex digest>'")
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        raise Rejected(401, "X-Hub-Signature-256 does not match the body")
+
+
+def route(event: str, delivery: str, payload: dict[str, Any], config: PipelineConfig) -> Trigger | Ignored:
+    """push → the branch rule's environment (production-deploy when it needs approval, else staging-deploy) or
+    pr-checks; pull_request opened/synchronize/reopened → pr-checks with the config read at the base commit."""
+    key = f"github-{delivery}"
+    if event == "ping":
+        return Ignored("ping: the webhook is set up")
+    if event == "push":
+        return _push(payload, config, key)
+    if event == "pull_request":
+        return _pull_request(payload, key)
+    return Ignored(f"event {event!r} starts nothing (push and pull_request do)")
+
+
+def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger | Ignored:
+    ref = str(payload.get("ref", ""))
+    if not ref.startswith("refs/heads/"):
+        return Ignored(f"push to {ref or 'an unknown ref'} is not a branch")
+    if payload.get("deleted"):
+        return Ignored(f"{ref} was deleted")
+    branch = ref.removeprefix("refs/heads/")
+    rule = config.rule_for(branch)
+    if rule is None:
+        return Ignored(f"no branch rule matches {branch!r}")
+    sha = _required(payload, "after")
+    base = {"repo": _required(payload, "repository", "clone_url"), "sha": sha, "branch": branch}
+    github_repo = _required(payload, "repository", "full_name")
+    if rule.environment is None:
+        return Trigger("pr-checks/pr-checks", {**base, "github_repo": github_repo}, key, f"push to {branch}: checks")
+    gated = config.environments[rule.environment].approval
+    deployment = "production-deploy/production-deploy" if gated else "staging-deploy/staging-deploy"
+    parameters = {**base, "environment": rule.environment}
+    return Trigger(deployment, parameters, key, f"push to {branch}: deploy to {rule.environment}")
+
+
+def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
+    action = str(payload.get("action", ""))
+    if action not in PR_ACTIONS:
+        return Ignored(f"pull_request {action!r} starts nothing ({', '.join(PR_ACTIONS)} do)")
+    number = _required(payload, "number")
+    parameters = {
+        "repo": _required(payload, "repository", "clone_url"),
+        "sha": _required(payload, "pull_request", "head", "sha"),
+        "branch": _required(payload, "pull_request", "head", "ref"),
+        # the pipeline's config and commands come from the base branch, never from the PR head
+        "config_ref": _required(payload, "pull_request", "base", "sha"),
+        "github_repo": _required(payload, "repository", "full_name"),
+        "pr_number": int(number),
+    }
+    return Trigger("pr-checks/pr-checks", parameters, key, f"pull request #{number} {action}")
+
+
+def _required(payload: dict[str, Any], *keys: str) -> Any:
+    value: Any = payload
+    for key in keys:
+        if not isinstance(value, dict) or value.get(key) in (None, ""):
+            raise Rejected(400, f"payload field {'.'.join(keys)} is missing")
+        value = value[key]
+    return value

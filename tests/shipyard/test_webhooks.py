@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.pr_checks import pr_checks
+from shipyard.config import load_config
+from shipyard.webhooks import Ignored, Rejected, Trigger, route, verify_signature
+
+SECRET = b"webhook-secret-for-tests"
+CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
+SHA = "9f" * 20
+REPO = {"clone_url": "https://github.invalid/acme/platform.git", "full_name": "acme/platform"}
+
+
+def signed(body: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+
+
+def test_a_correct_signature_passes() -> None:
+    verify_signature(SECRET, b'{"a": 1}', signed(b'{"a": 1}'))
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (None, "X-Hub-Signature-256 header is missing"),
+        ("", "X-Hub-Signature-256 header is missing"),
+        ("sha1=abc", "must be 'sha256=<hex digest>'"),
+        ("sha256=", "must be 'sha256=<hex digest>'"),
+        ("sha256=" + "0" * 64, "does not match the body"),
+        (signed(b'{"a": 2}'), "does not match the body"),  # a signature of another body
+    ],
+)
+def test_bad_signatures_are_401(header: str | None, message: str) -> None:
+    with pytest.raises(Rejected, match=message) as caught:
+        verify_signature(SECRET, b'{"a": 1}', header)
+    assert caught.value.status == 401
+
+
+def push(branch: str, **extra: Any) -> dict[str, Any]:
+    return {"ref": f"refs/heads/{branch}", "after": SHA, "repository": REPO, **extra}
+
+
+@pytest.mark.parametrize(
+    ("branch", "deployment", "environment"),
+    [
+        ("main", "production-deploy/production-deploy", "production"),
+        ("staging", "staging-deploy/staging-deploy", "staging"),
+        ("develop", "staging-deploy/staging-deploy", "dev"),
+    ],
+)
+def test_a_push_deploys_where_its_branch_rule_says(branch: str, deployment: str, environment: str) -> None:
+    trigger = route("push", "d-1", push(branch), CONFIG)
+    assert isinstance(trigger, Trigger)
+    assert trigger.deployment == deployment and trigger.idempotency_key == "github-d-1"
+    assert trigger.parameters == {"repo": REPO["clone_url"], "sha": SHA, "branch": branch, "environment": environment}
+
+
+def test_a_push_to_a_feature_branch_runs_the_checks() -> None:
+    trigger = route("push", "d-2", push("feature/login"), CONFIG)
+    assert isinstance(trigger, Trigger) and trigger.deployment == "pr-checks/pr-checks"
+    assert set(trigger.parameters) <= set(inspect.signature(pr_checks.fn).parameters)
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "why"),
+    [
+        ("ping", {}, "ping: the webhook is set up"),
+        ("issues", {}, "event 'issues' starts nothing (push and pull_request do)"),
+        ("push", {"ref": "refs/tags/v1.4.2", "after": SHA, "repository": REPO}, "is not a branch"),
+        ("push", push("main", deleted=True), "refs/heads/main was deleted"),
+        ("push", push("hotfix-17"), "no branch rule matches 'hotfix-17'"),
+        ("pull_request", {"action": "closed"}, "pull_request 'closed' starts nothing"),
+    ],
+)
+def test_deliveries_that_start_nothing_say_why(event: str, payload: dict[str, Any], why: str) -> None:
+    outcome = route(event, "d-3", payload, CONFIG)
+    assert isinstance(outcome, Ignored) and why in outcome.why
+
+
+def test_a_pull_request_is_checked_with_the_config_of_its_base() -> None:
+    payload = {
+        "action": "synchronize",
+        "number": 42,
+        "repository": REPO,
+        "pull_request": {"head": {"sha": SHA, "ref": "feature/login"}, "base": {"sha": "b" * 40, "ref": "main"}},
+    }
+    trigger = route("pull_request", "d-4", payload, CONFIG)
+    assert isinstance(trigger, Trigger)
+    assert trigger.parameters == {
+        "repo": REPO["clone_url"],
+        "sha": SHA,
+        "branch": "feature/login",
+        "config_ref": "b" * 40,
+        "github_repo": "acme/platform",
+        "pr_number": 42,
+    }
+    assert set(trigger.parameters) <= set(inspect.signature(pr_checks.fn).parameters)
+
+
+def test_a_payload_missing_what_routing_needs_is_400_naming_the_field() -> None:
+    with pytest.raises(Rejected, match="payload field after is missing") as caught:
+        route("push", "d-5", {"ref": "refs/heads/main", "repository": REPO}, CONFIG)
+    assert caught.value.status == 400
