@@ -32,6 +32,8 @@ app.add_typer(sample_app, name="sample")
 images_app = typer.Typer(help="Container images: local base images.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 app.add_typer(images_app, name="images")
+webhook_app = typer.Typer(help="The GitHub webhook relay.", no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook")
 
 # Wide when piped (CI logs, tests) so table rows and URLs are not folded.
 out = Console(width=None if Console().is_terminal else 200)
@@ -94,6 +96,29 @@ def images_bootstrap(force: Annotated[bool, typer.Option(help="Rebuild existing 
         raise typer.Exit(EXIT_ERROR)
     created = _guard(lambda: bootstrap(api, force))
     out.print(f"created: {', '.join(created)}" if created else "every base image is already there", highlight=False)
+
+
+@webhook_app.command("serve")
+def webhook_serve(
+    config: Annotated[Path, typer.Option(help="shipyard.yaml of the default branch (its branch rules route)")],
+    port: Annotated[int, typer.Option(help="Port")] = 8787,
+    host: Annotated[str, typer.Option(help="Address; a proxy in front of it faces GitHub")] = "127.0.0.1",
+    secret_env: Annotated[str, typer.Option(help="Variable holding the webhook secret")] = "GITHUB_WEBHOOK_SECRET",
+) -> None:
+    """Serve POST /github (deliveries) and GET /health; every accepted delivery becomes exactly one flow run."""
+    import uvicorn
+
+    from deployments.webhook_relay import create_app, spool_path
+    from shipyard.webhook_spool import Spool
+
+    secret = os.environ.get(secret_env)
+    if not secret:
+        err.print(f"error: ${secret_env} is not set: deliveries cannot be verified", markup=False, highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    pipeline = _guard(lambda: load_config(config))
+    spool = Spool(spool_path(Home.from_env().root))
+    out.print(f"webhook relay on http://{host}:{port}/github (health: /health)", highlight=False)
+    uvicorn.run(create_app(pipeline, secret.encode(), spool), host=host, port=port, log_level="warning")
 
 
 @run_app.command("pr-checks")

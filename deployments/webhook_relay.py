@@ -1,0 +1,148 @@
+"""The GitHub webhook relay: verify → route by the branch rules → spool to disk → 202; a dispatcher thread turns
+spooled deliveries into flow runs (`run_deployment` with the delivery's idempotency key). GitHub gets its answer in
+milliseconds, whatever Prefect is doing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shipyard.config.schema import PipelineConfig
+from shipyard.webhook_spool import Pending, Spool
+from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
+
+Dispatch = Callable[[Pending], str]  # returns the flow run id
+DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+MAX_RETRY_SECONDS = 60.0
+
+
+def prefect_dispatch(pending: Pending) -> str:
+    from prefect.deployments import run_deployment
+
+    flow_run: Any = run_deployment(  # sync here: the dispatcher is a plain thread
+        pending.deployment,
+        parameters=pending.parameters,
+        idempotency_key=pending.idempotency_key,
+        timeout=0,  # enqueue only: a worker picks it up
+        as_subflow=False,
+        tags=["webhook"],
+    )
+    return str(flow_run.id)
+
+
+class Dispatcher:
+    """Drains the spool in the background; a failed dispatch is retried with backoff, never dropped."""
+
+    def __init__(self, spool: Spool, dispatch: Dispatch) -> None:
+        self.spool = spool
+        self.dispatch = dispatch
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            due = self.spool.due()
+            for pending in due:
+                try:
+                    self.spool.dispatched(pending.delivery, self.dispatch(pending))
+                except Exception as exc:  # Prefect down, deployment missing...: keep it, try again later
+                    retry = min(2.0 ** (pending.attempts + 1), MAX_RETRY_SECONDS)
+                    self.spool.failed(pending.delivery, f"{type(exc).__name__}: {exc}", retry)
+            if not due:
+                self.wake.wait(0.5)
+                self.wake.clear()
+
+
+def create_app(config: PipelineConfig, secret: bytes, spool: Spool, dispatch: Dispatch = prefect_dispatch) -> Starlette:
+    dispatcher = Dispatcher(spool, dispatch)
+
+    async def github(request: Request) -> JSONResponse:
+        try:
+            body = await _body(request)
+            verify_signature(secret, body, request.headers.get("x-hub-signature-256"))
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise Rejected(415, f"Content-Type {content_type or '(none)'}: set the webhook to application/json")
+            event = _header(request, "x-github-event", re.compile(r"^[a-z_]{1,50}$"))
+            delivery = _header(request, "x-github-delivery", DELIVERY_ID)
+            payload = _json(body)
+            outcome = route(event, delivery, payload, config)
+        except Rejected as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        if isinstance(outcome, Ignored):
+            return JSONResponse({"ignored": outcome.why}, status_code=202)
+        added = spool.add(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
+        dispatcher.wake.set()
+        return JSONResponse(
+            {"queued": outcome.deployment, "why": outcome.why, "delivery": delivery, "redelivery": not added},
+            status_code=202,
+        )
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", **spool.counts()})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
+    return Starlette(
+        routes=[Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])],
+        lifespan=lifespan,
+    )
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Rejected(413, f"body of {declared} bytes is over GitHub's 25 MB limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise Rejected(413, "body is over GitHub's 25 MB limit")
+    return bytes(body)
+
+
+def _header(request: Request, name: str, shape: re.Pattern[str]) -> str:
+    value = request.headers.get(name, "")
+    if not shape.match(value):
+        raise Rejected(400, f"header {name} is {'missing' if not value else 'malformed'}")
+    return value
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejected(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise Rejected(400, "body must be a JSON object")
+    return payload
+
+
+def spool_path(home: Path) -> Path:
+    return home / "webhooks" / "spool.db"

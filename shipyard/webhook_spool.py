@@ -1,0 +1,88 @@
+"""The relay's durable queue: a delivery is on disk before GitHub hears 202, so none is lost to a crash, and a
+redelivery (same X-GitHub-Delivery) is recognised here before anything else happens."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    delivery TEXT PRIMARY KEY,
+    deployment TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    received REAL NOT NULL,
+    flow_run TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT
+)
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    delivery: str
+    deployment: str
+    parameters: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+class Spool:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(SCHEMA)
+        self._lock = threading.Lock()
+
+    def add(self, delivery: str, deployment: str, parameters: dict[str, Any], key: str) -> bool:
+        """False when this delivery was already received (GitHub redelivers on timeouts and by hand)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO deliveries (delivery, deployment, parameters, idempotency_key, received) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (delivery, deployment, json.dumps(parameters), key, time.time()),
+            )
+            return cursor.rowcount == 1
+
+    def due(self, limit: int = 50) -> list[Pending]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT delivery, deployment, parameters, idempotency_key, attempts FROM deliveries "
+                "WHERE flow_run IS NULL AND next_attempt <= ? ORDER BY received LIMIT ?",
+                (time.time(), limit),
+            ).fetchall()
+        return [Pending(d, dep, json.loads(p), k, a) for d, dep, p, k, a in rows]
+
+    def dispatched(self, delivery: str, flow_run: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE deliveries SET flow_run = ? WHERE delivery = ?", (flow_run, delivery))
+
+    def failed(self, delivery: str, error: str, retry_in: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE delivery = ?",
+                (error[:500], time.time() + retry_in, delivery),
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            total, waiting = self._db.execute("SELECT COUNT(*), COUNT(*) - COUNT(flow_run) FROM deliveries").fetchone()
+        return {"received": int(total), "waiting": int(waiting)}
+
+    def flow_run_of(self, delivery: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT flow_run FROM deliveries WHERE delivery = ?", (delivery,)).fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def close(self) -> None:
+        self._db.close()

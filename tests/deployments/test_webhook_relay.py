@@ -1,0 +1,184 @@
+"""The webhook relay over real HTTP (uvicorn on 127.0.0.1): verification, routing, spooling, dispatch."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from deployments.webhook_relay import create_app
+from shipyard.config import load_config
+from shipyard.files import free_port
+from shipyard.webhook_spool import Pending, Spool
+
+SECRET = b"relay-test-secret"
+CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
+REPO = {"clone_url": "https://github.invalid/acme/platform.git", "full_name": "acme/platform"}
+
+
+@dataclass
+class Relay:
+    url: str
+    spool: Spool
+    dispatched: list[Pending] = field(default_factory=list)
+    failures_left: int = 0
+
+    def dispatch(self, pending: Pending) -> str:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("Prefect API not reachable (test)")
+        self.dispatched.append(pending)
+        return f"run-{len(self.dispatched)}"
+
+
+def serve(app: Any) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    spool = Spool(tmp_path / "spool.db")
+    state = Relay("", spool)
+    for url in serve(create_app(CONFIG, SECRET, spool, state.dispatch)):
+        state.url = url
+        yield state
+    spool.close()
+
+
+def delivery(event: str, payload: Any, delivery_id: str, secret: bytes = SECRET) -> dict[str, Any]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return {
+        "content": body,
+        "headers": {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id,
+            "X-Hub-Signature-256": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest(),
+        },
+    }
+
+
+def push(branch: str, sha: str = "9f" * 20) -> dict[str, Any]:
+    return {"ref": f"refs/heads/{branch}", "after": sha, "repository": REPO}
+
+
+def wait_for(condition: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert condition()
+
+
+def test_a_signed_push_to_main_is_queued_then_dispatched_once(relay: Relay) -> None:
+    response = httpx.post(relay.url + "/github", **delivery("push", push("main"), "d-main-1"))
+    assert response.status_code == 202
+    assert response.json()["queued"] == "production-deploy/production-deploy"
+    wait_for(lambda: len(relay.dispatched) == 1)
+    [pending] = relay.dispatched
+    assert pending.idempotency_key == "github-d-main-1"
+    assert pending.parameters["environment"] == "production" and pending.parameters["branch"] == "main"
+    assert httpx.get(relay.url + "/health").json() == {"status": "ok", "received": 1, "waiting": 0}
+
+
+def test_ten_redeliveries_start_one_run(relay: Relay) -> None:
+    answers = [httpx.post(relay.url + "/github", **delivery("push", push("staging"), "d-same")) for _ in range(10)]
+    assert [a.status_code for a in answers] == [202] * 10
+    assert [a.json()["redelivery"] for a in answers] == [False] + [True] * 9
+    wait_for(lambda: relay.spool.counts()["waiting"] == 0)
+    time.sleep(0.3)
+    assert len(relay.dispatched) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [
+        ({"headers": {"X-Hub-Signature-256": ""}}, 401, "X-Hub-Signature-256 header is missing"),
+        ({"headers": {"X-Hub-Signature-256": "sha256=" + "0" * 64}}, 401, "does not match the body"),
+        (
+            {"headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            415,
+            "set the webhook to application/json",
+        ),
+        ({"headers": {"X-GitHub-Event": ""}}, 400, "header x-github-event is missing"),
+        ({"headers": {"X-GitHub-Delivery": "../etc"}}, 400, "header x-github-delivery is malformed"),
+    ],
+)
+def test_bad_deliveries_are_refused_with_the_reason(
+    relay: Relay, change: dict[str, Any], status: int, message: str
+) -> None:
+    request = delivery("push", push("main"), "d-bad")
+    request["headers"].update(change["headers"])
+    response = httpx.post(relay.url + "/github", **request)
+    assert response.status_code == status and message in response.json()["error"]
+    assert relay.spool.counts()["received"] == 0
+
+
+def test_malformed_json_and_oversized_bodies(relay: Relay) -> None:
+    broken = httpx.post(relay.url + "/github", **delivery("push", b'{"ref": "refs/heads/ma', "d-json"))
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]
+    huge = httpx.post(relay.url + "/github", **delivery("push", b"x" * (25 * 1024 * 1024 + 1), "d-huge"))
+    assert huge.status_code == 413
+    assert relay.spool.counts()["received"] == 0
+
+
+def test_events_that_start_nothing_are_202_with_the_reason(relay: Relay) -> None:
+    response = httpx.post(relay.url + "/github", **delivery("issues", {"action": "opened"}, "d-issue"))
+    assert response.status_code == 202
+    assert response.json() == {"ignored": "event 'issues' starts nothing (push and pull_request do)"}
+
+
+def test_a_failed_dispatch_is_retried_not_lost(relay: Relay) -> None:
+    relay.failures_left = 1
+    assert httpx.post(relay.url + "/github", **delivery("push", push("develop"), "d-retry")).status_code == 202
+    wait_for(lambda: len(relay.dispatched) == 1, timeout=15)
+    assert relay.spool.flow_run_of("d-retry") == "run-1"
+
+
+def test_a_thousand_fuzzed_requests_get_no_5xx_and_start_nothing(relay: Relay) -> None:
+    """Forged or mangled deliveries: bad signatures, truncated bodies, wrong content types, huge headers, noise."""
+    rng = random.Random(20261127)
+    good = delivery("push", push("main"), "d-fuzz")
+    statuses = []
+    with httpx.Client(base_url=relay.url, timeout=10) as client:
+        for i in range(1000):
+            headers = dict(good["headers"])
+            body = good["content"]
+            kind = i % 5
+            if kind == 0:
+                headers["X-Hub-Signature-256"] = "sha256=" + "".join(rng.choice("0123456789abcdef") for _ in range(64))
+            elif kind == 1:
+                body = body[: rng.randrange(len(body))]  # truncated, signature of the whole
+            elif kind == 2:
+                headers["Content-Type"] = rng.choice(["text/plain", "application/xml", "multipart/form-data", ""])
+            elif kind == 3:  # a forgery with huge headers (some past the server's limit)
+                headers[f"X-Fuzz-{i}"] = "a" * rng.randrange(1, 120_000)
+                headers["X-Hub-Signature-256"] = "sha256=" + "f" * 64
+            else:
+                body = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 2000)))
+            try:
+                statuses.append(client.post("/github", content=body, headers=headers).status_code)
+            except httpx.RemoteProtocolError:
+                statuses.append(0)  # the server closed a request with oversized headers: refused, not crashed
+    assert not [s for s in statuses if s >= 500]
+    assert relay.spool.counts()["received"] == 0 and not relay.dispatched
+    assert httpx.get(relay.url + "/health").status_code == 200
