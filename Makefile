@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/cutover.py
 	$(BIN)/python bench/rollback.py
 	$(BIN)/python bench/image_build_cache.py
+	$(BIN)/python bench/webhook_ingest.py
 
 ## base-images: local base images from Debian's packages (needs a running Docker engine and debootstrap)
 base-images: install

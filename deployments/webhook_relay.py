@@ -1,5 +1,5 @@
 """The GitHub webhook relay: verify → route by the branch rules → spool to disk → 202; a dispatcher thread turns
-spooled deliveries into flow runs (`run_deployment` with the delivery's idempotency key). GitHub gets its answer in
+spooled deliveries into flow runs (created from the deployment, keyed by the delivery id). GitHub gets its answer in
 milliseconds, whatever Prefect is doing.
 """
 
@@ -27,18 +27,28 @@ DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_RETRY_SECONDS = 60.0
 
 
-def prefect_dispatch(pending: Pending) -> str:
-    from prefect.deployments import run_deployment
+class PrefectDispatch:
+    """Creates the flow run through one API client kept for the dispatcher thread (run_deployment opens a new
+    client and looks the deployment up on every call: ten times slower here)."""
 
-    flow_run: Any = run_deployment(  # sync here: the dispatcher is a plain thread
-        pending.deployment,
-        parameters=pending.parameters,
-        idempotency_key=pending.idempotency_key,
-        timeout=0,  # enqueue only: a worker picks it up
-        as_subflow=False,
-        tags=["webhook"],
-    )
-    return str(flow_run.id)
+    def __init__(self) -> None:
+        self._client: Any = None
+        self._deployments: dict[str, Any] = {}
+
+    def __call__(self, pending: Pending) -> str:
+        from prefect.client.orchestration import get_client
+
+        if self._client is None:
+            self._client = get_client(sync_client=True)
+            self._client.__enter__()
+        deployment = self._deployments.get(pending.deployment)
+        if deployment is None:
+            deployment = self._client.read_deployment_by_name(pending.deployment).id
+            self._deployments[pending.deployment] = deployment
+        flow_run = self._client.create_flow_run_from_deployment(
+            deployment, parameters=pending.parameters, idempotency_key=pending.idempotency_key, tags=["webhook"]
+        )
+        return str(flow_run.id)
 
 
 class Dispatcher:
@@ -73,8 +83,8 @@ class Dispatcher:
                 self.wake.clear()
 
 
-def create_app(config: PipelineConfig, secret: bytes, spool: Spool, dispatch: Dispatch = prefect_dispatch) -> Starlette:
-    dispatcher = Dispatcher(spool, dispatch)
+def create_app(config: PipelineConfig, secret: bytes, spool: Spool, dispatch: Dispatch | None = None) -> Starlette:
+    dispatcher = Dispatcher(spool, dispatch or PrefectDispatch())
 
     async def github(request: Request) -> JSONResponse:
         try:
