@@ -48,6 +48,11 @@ class Prepared:
             return (str(Path(self.root) / "venv" / "bin"), self.toolchain.bin_dir)
         return (str(Path(self.root) / "src" / "node_modules" / ".bin"), self.toolchain.bin_dir)
 
+    @property
+    def python(self) -> str:
+        """The interpreter of a Python app's virtualenv (its own packages: Alembic, the app's models...)."""
+        return str(Path(self.root) / "venv" / "bin" / "python")
+
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         env = tool_env(base)
         env["PATH"] = os.pathsep.join([*self.path_dirs, env.get("PATH", "")])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shipyard.errors import InputError
@@ -53,6 +55,17 @@ def export(workspace: Path, sha: str, paths: list[str], dest: Path) -> None:
         git("archive", "--format=tar", "-o", str(archive), sha, "--", *paths, cwd=workspace, what="export")
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
+
+
+@contextmanager
+def exported(workspace: Path, sha: str, paths: list[str], dest: Path) -> Iterator[Path]:
+    """A fresh export of these paths in dest (whatever a crashed run left there is replaced), removed afterwards."""
+    shutil.rmtree(dest, ignore_errors=True)
+    export(workspace, sha, paths, dest)
+    try:
+        yield dest
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 def tags_at(workspace: Path, sha: str) -> list[str]:

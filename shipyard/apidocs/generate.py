@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from shipyard import git
-from shipyard.checks.model import CheckResult, CheckSpec, Status
+from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
 from shipyard.config.schema import App
 from shipyard.deps import Prepared
 from shipyard.runner import run
@@ -22,24 +21,18 @@ def generate(
     spec: CheckSpec, app: App, prepared: Prepared, workspace: Path, sha: str, scratch: Path, out: Path
 ) -> CheckResult:
     assert app.docs is not None
-    folder = scratch / spec.slug
-    shutil.rmtree(folder, ignore_errors=True)
-    git.export(workspace, sha, [app.path, *app.inputs], folder)
     out.mkdir(parents=True, exist_ok=True)
     document = out / "openapi.json"
-    try:
-        python = str(Path(prepared.path_dirs[0]) / "python")
+    with git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug) as folder:
         result = run(
-            [python, str(DRIVER), app.docs.openapi, str(document)],
+            [prepared.python, str(DRIVER), app.docs.openapi, str(document)],
             cwd=folder / app.path,
             env=prepared.env(),
             timeout=spec.timeout,
         )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
     def verdict(status: Status, summary: str) -> CheckResult:
-        return CheckResult(spec, status, summary, result.duration, result.tail(30), cpu_seconds=result.cpu_seconds)
+        return from_command(spec, result, status, summary)
 
     if not result.ok:
         error = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.returncode}"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,20 +12,14 @@ from shipyard.runner import run, shell
 
 
 def execute(spec: CheckSpec, prepared: Prepared, workspace: Path, sha: str, scratch: Path) -> CheckResult:
-    folder = scratch / spec.slug
-    if folder.exists():
-        shutil.rmtree(folder)
-    git.export(workspace, sha, list(spec.paths), folder)
-    app_dir = folder / spec.app_path
-    if prepared.node_modules is not None:
-        (app_dir / "node_modules").symlink_to(prepared.node_modules, target_is_directory=True)
-    try:
+    with git.exported(workspace, sha, list(spec.paths), scratch / spec.slug) as folder:
+        app_dir = folder / spec.app_path
+        if prepared.node_modules is not None:
+            (app_dir / "node_modules").symlink_to(prepared.node_modules, target_is_directory=True)
         result = run(shell(spec.command), cwd=app_dir, env=prepared.env(), timeout=spec.timeout)
         coverage = read_coverage(app_dir / spec.coverage_report) if spec.coverage_report else None
         tool_junit = _read_text(app_dir / spec.junit) if spec.junit else None
         return judge(spec, result, coverage, tool_junit)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_coverage(report: Path) -> float | None:

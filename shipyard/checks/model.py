@@ -99,16 +99,7 @@ def judge(
     """The verdict on one run of a check's command (and its coverage report, when it has a gate)."""
 
     def verdict(status: Status, summary: str) -> CheckResult:
-        return CheckResult(
-            spec,
-            status,
-            summary,
-            result.duration,
-            result.tail(TAIL_LINES),
-            coverage,
-            tool_junit,
-            cpu_seconds=result.cpu_seconds,
-        )
+        return from_command(spec, result, status, summary, coverage=coverage, tool_junit=tool_junit)
 
     if result.timed_out:
         return verdict(Status.FAILED, f"timed out after {spec.timeout:g}s")
@@ -124,6 +115,21 @@ def judge(
     if coverage < spec.coverage_min:
         return verdict(Status.FAILED, f"coverage {coverage:.1f}% is below the {spec.coverage_min:g}% gate")
     return verdict(Status.PASSED, f"coverage {coverage:.1f}% (gate {spec.coverage_min:g}%)")
+
+
+def from_command(
+    spec: CheckSpec,
+    result: CommandResult,
+    status: Status,
+    summary: str,
+    coverage: float | None = None,
+    tool_junit: str | None = None,
+) -> CheckResult:
+    """A verdict on a check that ran a command: its time, CPU and the tail of its output come with it."""
+    return CheckResult(
+        spec, status, summary, result.duration, result.tail(TAIL_LINES), coverage, tool_junit,
+        cpu_seconds=result.cpu_seconds,
+    )  # fmt: skip
 
 
 def not_run(spec: CheckSpec, status: Status, reason: str) -> CheckResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shipyard import git
-from shipyard.checks.model import CheckResult, CheckSpec, Status
+from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
 from shipyard.config.schema import App
 from shipyard.deps import Prepared
 from shipyard.postgres import PostgresUnavailable, temporary_postgres
@@ -55,28 +54,21 @@ def _database_on(server_url: str) -> Iterator[str]:
 def verify(spec: CheckSpec, app: App, prepared: Prepared, workspace: Path, sha: str, database_url: str,
            scratch: Path) -> CheckResult:  # fmt: skip
     assert app.migrations is not None
-    folder = scratch / spec.slug
-    shutil.rmtree(folder, ignore_errors=True)
-    git.export(workspace, sha, [app.path, *app.inputs], folder)
-    report_file = folder / "migrations-report.json"
-    try:
-        env = prepared.env() | {app.migrations.url_env: database_url}
-        python = str(Path(prepared.path_dirs[0]) / "python")
+    with git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug) as folder:
+        report_file = folder / "migrations-report.json"
         result = run(
-            [python, str(DRIVER), app.migrations.config, app.migrations.url_env, str(report_file)],
+            [prepared.python, str(DRIVER), app.migrations.config, app.migrations.url_env, str(report_file)],
             cwd=folder / app.path,
-            env=env,
+            env=prepared.env() | {app.migrations.url_env: database_url},
             timeout=spec.timeout,
             secrets=[sa.make_url(database_url).password or ""],
         )
         return judge(spec, result, _read(report_file))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def judge(spec: CheckSpec, result: CommandResult, report: dict[str, Any] | None) -> CheckResult:
     def verdict(status: Status, summary: str) -> CheckResult:
-        return CheckResult(spec, status, summary, result.duration, result.tail(30), cpu_seconds=result.cpu_seconds)
+        return from_command(spec, result, status, summary)
 
     if result.timed_out:
         return verdict(Status.FAILED, f"migrations did not finish within {spec.timeout:g}s")
