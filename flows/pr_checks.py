@@ -23,6 +23,7 @@ from shipyard.checks.report import ChecksFailed, Summary, stage_status
 from shipyard.clients.github import CommitStatus
 from shipyard.config.schema import PipelineConfig, StageName
 from shipyard.home import Home
+from shipyard.security.scanners import ScanTarget
 from tasks.database import verify_migrations
 from tasks.docs import build_docs
 from tasks.github import github_client, post_statuses
@@ -113,8 +114,7 @@ def _quality(
         replace(s, required=s.required and stages["quality"])
         for s in plan_checks(config, matrix(config, apps), content_id)
     ]
-    check = run_check.with_options(refresh_cache=True) if refresh else run_check
-    return quality_stage(config, specs, workspace, sha, config.checks.workers(parallelism), check)
+    return quality_stage(config, specs, workspace, sha, config.checks.workers(parallelism), _fresh(run_check, refresh))
 
 
 def _start_side_stages(
@@ -130,17 +130,23 @@ def _start_side_stages(
     """Security, database and docs run beside the quality stage, on the flow's own task runner."""
     futures: list[PrefectFuture[Any]] = []
     if "security" in stages:
-        scanner = run_scanner.with_options(refresh_cache=True) if refresh else run_scanner
+        scanner = _fresh(run_scanner, refresh)
+        target = ScanTarget.resolve(config, Path(workspace))  # once for every scanner
         for spec in plan_security(config, stages["security"], content_id(""), datetime.date.today()):
-            futures.append(scanner.submit(spec, config, workspace, reports))
+            futures.append(scanner.submit(spec, target, config.security, reports))
     if "database" in stages:
-        verify = verify_migrations.with_options(refresh_cache=True) if refresh else verify_migrations
+        verify = _fresh(verify_migrations, refresh)
         for spec in plan_app_stage(config, "database", stages["database"], content_id, apps):
             futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha))
     if "docs" in stages:
         for spec in plan_app_stage(config, "docs", stages["docs"], content_id, apps):
             futures.append(build_docs.submit(spec, config.apps[spec.app], workspace, sha, reports))
     return futures
+
+
+def _fresh(task: Any, refresh: bool) -> Any:
+    """The task itself, or a copy that runs even where a cached result for the same content exists."""
+    return task.with_options(refresh_cache=True) if refresh else task
 
 
 def _status(config: PipelineConfig, name: str, state: Any, description: str) -> CommitStatus:

@@ -5,27 +5,21 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from prefect import task
 from prefect.client.schemas.objects import State
-from prefect.context import TaskRunContext
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.config.schema import App, DatabaseChecks
 from shipyard.database.verify import throwaway_database, verify
 from shipyard.postgres import PostgresUnavailable
-from tasks.policy import check_state
+from tasks.policy import by_content, check_state
 from tasks.quality import prepare_app
-
-
-def _key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return f"migrations-{parameters['spec'].content_key}"
 
 
 @task(
     task_run_name="migrations {spec.app}",
-    cache_key_fn=_key,
+    cache_key_fn=by_content("migrations"),
     cache_expiration=timedelta(days=14),
     persist_result=True,
 )

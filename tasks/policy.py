@@ -32,6 +32,15 @@ def retry_unless(*final: type[BaseException]) -> RetryCondition:
     return should_retry
 
 
+def by_content(prefix: str) -> Callable[[Any, dict[str, Any]], str]:
+    """A cache_key_fn for checks whose spec carries the content key of everything they read."""
+
+    def key(context: Any, parameters: dict[str, Any]) -> str:
+        return f"{prefix}-{parameters['spec'].content_key}"
+
+    return key
+
+
 def check_state(result: CheckResult) -> CheckResult | State:
     """A passed check returns its result (cacheable); any other ends the task Failed, so it is never cached."""
     if result.status is Status.PASSED:

@@ -6,39 +6,33 @@ import datetime
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
-from prefect.context import TaskRunContext
 
 from shipyard.checks.model import CheckResult, CheckSpec
-from shipyard.config.schema import PipelineConfig
+from shipyard.config.schema import Security
 from shipyard.home import Home
-from shipyard.security import policy, sarif
+from shipyard.security import sarif
+from shipyard.security.policy import verdict
 from shipyard.security.scanners import SCANNERS, ScanTarget, scan
-from tasks.policy import check_state
-
-
-def _scan_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    return f"scan-{parameters['spec'].content_key}"
+from tasks.policy import by_content, check_state
 
 
 @task(
     task_run_name="scan {spec.check}",
-    cache_key_fn=_scan_key,
+    cache_key_fn=by_content("scan"),
     cache_expiration=timedelta(days=1),
     persist_result=True,
 )
-def run_scanner(spec: CheckSpec, config: PipelineConfig, workspace: str, reports: str) -> CheckResult | State:
+def run_scanner(spec: CheckSpec, target: ScanTarget, policy: Security, reports: str) -> CheckResult | State:
     """Scanning never retries: a finding is real, and a scanner that cannot run says why ("unavailable")."""
-    target = ScanTarget.resolve(config, Path(workspace))
     outcome = scan(SCANNERS[spec.check], target, spec.timeout, Home.from_env().tools)
     raw = Path(reports) / "security" / f"{spec.check}.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(outcome.raw, indent=1))
-    return check_state(policy.verdict(spec, outcome, config.security, datetime.date.today()))
+    return check_state(verdict(spec, outcome, policy, datetime.date.today()))
 
 
 @task(name="publish-sarif", task_run_name="publish SARIF")

@@ -86,6 +86,7 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
     """One check per enabled scanner over the whole commit (root_id: its tree); results keep for a day at most,
     so an allow-list entry that expires is seen the day it does."""
     security = config.security
+    rule_pack = _file_digest(RULE_PACK)
     specs = []
     for name in get_args(ScannerName):
         settings = security.scanner(name)
@@ -96,7 +97,7 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
             "tree": root_id,
             "scanner": name,
             "tool": tools.TOOLS[scanner.tool].requirement if scanner.tool in tools.TOOLS else scanner.tool,
-            "rule_pack": _file_digest(RULE_PACK),
+            "rule_pack": rule_pack,
             "policy": security.model_dump(mode="json"),
             "apps": {n: [a.path, a.lockfile, a.toolchain] for n, a in config.apps.items()},
             "day": today.isoformat(),
@@ -107,7 +108,7 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
                 "security",
                 name,
                 required=required,
-                on_unavailable=settings.on_unavailable or security.on_unavailable or config.checks.on_unavailable,
+                on_unavailable=security.on_unavailable_for(name, config.checks.on_unavailable),
                 timeout=settings.timeout,
                 content_key=_digest(definition),
             )
@@ -172,7 +173,7 @@ def plan_images(config: PipelineConfig, required: bool, apps: list[str] | None =
         for scanner in IMAGE_SCANNERS:
             settings = security.scanner(scanner)
             if settings.enabled:
-                on_unavailable = settings.on_unavailable or security.on_unavailable or config.checks.on_unavailable
+                on_unavailable = security.on_unavailable_for(scanner, config.checks.on_unavailable)
                 specs.append(
                     CheckSpec.for_stage(
                         "images",

@@ -320,6 +320,10 @@ class Security(Strict):
     def scanner(self, name: ScannerName) -> ScannerSettings:
         return self.scanners.get(name) or ScannerSettings()
 
+    def on_unavailable_for(self, name: ScannerName, default: OnUnavailable) -> OnUnavailable:
+        """The scanner's own setting, else the stage's, else the checks' default."""
+        return self.scanner(name).on_unavailable or self.on_unavailable or default
+
 
 class AppImage(Strict):
     dockerfile: str = Field(description="Production Dockerfile, relative to the repository root (the build context).")
