@@ -70,3 +70,19 @@ def exported(workspace: Path, sha: str, paths: list[str], dest: Path) -> Iterato
 
 def tags_at(workspace: Path, sha: str) -> list[str]:
     return git("tag", "--points-at", sha, cwd=workspace).split()
+
+
+def author(workspace: Path, sha: str) -> tuple[str, str]:
+    """(name, email) of the commit's author."""
+    name, _, email = git("show", "-s", "--format=%an%x00%ae", sha, cwd=workspace).strip().partition("\0")
+    return name, email
+
+
+def change_summary(workspace: Path, base: str | None, head: str) -> str:
+    """'N commits, M files changed, +A -D since BASE' (or the head commit's subject when there is no base)."""
+    subject = git("show", "-s", "--format=%s", head, cwd=workspace).strip()
+    if base is None or not run(["git", "cat-file", "-e", f"{base}^{{commit}}"], cwd=workspace, timeout=60).ok:
+        return f"first release here; head commit: {subject}"
+    commits = git("rev-list", "--count", f"{base}..{head}", cwd=workspace).strip()
+    stat = git("diff", "--shortstat", base, head, cwd=workspace).strip() or "no file changes"
+    return f"{commits} commit(s), {stat} since {base[:12]}; head commit: {subject}"

@@ -39,7 +39,9 @@ def create_sample_repo(dest: Path, variant: str | None = None, branch: str = "ma
     return git("rev-parse", "HEAD", cwd=dest).strip()
 
 
-def commit_all(repo: Path, message: str) -> str:
+def commit_all(repo: Path, message: str, author: str | None = None) -> str:
+    """Commit everything; `author` ('Name <email>') overrides the sample's author."""
     git("add", "--all", cwd=repo)
-    git(*AUTHOR, "commit", "--quiet", "--allow-empty", "-m", message, cwd=repo)
+    by = ["--author", author] if author else []
+    git(*AUTHOR, "commit", "--quiet", "--allow-empty", *by, "-m", message, cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo).strip()

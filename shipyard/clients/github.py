@@ -1,15 +1,17 @@
-"""GitHub commit statuses over the REST API (base URL from config, so a stand-in or GitHub Enterprise works)."""
+"""GitHub commit statuses and deployments over the REST API (base URL from config, so a stand-in or GitHub
+Enterprise works)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
 from shipyard.errors import ShipyardError
 
 StatusState = Literal["pending", "success", "failure", "error"]
+DeploymentState = Literal["queued", "in_progress", "success", "failure", "error", "inactive"]
 API_VERSION = "2022-11-28"
 DESCRIPTION_LIMIT = 140  # GitHub rejects longer descriptions with 422
 
@@ -58,13 +60,33 @@ class GitHubClient:
             body["target_url"] = status.target_url
         self._post(f"/repos/{self.repository}/statuses/{sha}", body)
 
-    def _post(self, path: str, body: dict[str, str]) -> None:
+    def create_deployment(self, sha: str, environment: str, description: str, payload: dict[str, Any]) -> int:
+        """A deployment of the commit to the environment; its statuses then tell GitHub how it went."""
+        body = {
+            "ref": sha,
+            "environment": environment,
+            "description": _shorten(description),
+            "payload": payload,
+            "auto_merge": False,
+            "required_contexts": [],  # the pipeline has run the checks itself
+        }
+        return int(self._post(f"/repos/{self.repository}/deployments", body)["id"])
+
+    def set_deployment_status(
+        self, deployment_id: int, state: DeploymentState, description: str, log_url: str | None = None
+    ) -> None:
+        body: dict[str, Any] = {"state": state, "description": _shorten(description)}
+        if log_url:
+            body["log_url"] = log_url
+        self._post(f"/repos/{self.repository}/deployments/{deployment_id}/statuses", body)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self._http.post(path, json=body)
         except httpx.HTTPError as exc:
             raise GitHubUnavailable(f"GitHub not reachable ({type(exc).__name__}: {exc})") from None
         if response.is_success:
-            return
+            return dict(response.json()) if response.content else {}
         message = _message(response)
         if response.status_code == 429 or response.status_code >= 500 or _rate_limited(response):
             retry_after = response.headers.get("Retry-After")

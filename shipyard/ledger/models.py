@@ -54,3 +54,30 @@ class EventRow(Base):
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DecisionRow(Base):
+    """A decision about a pipeline run before any release exists: approval requested, approved, rejected, refused
+    (a name that may not approve), expired, superseded."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_decisions_idempotency_key"),
+        Index("ix_decisions_environment", "environment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    sha: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(40))  # ui, cli, timeout, pipeline
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ticket: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    environment: Mapped[EnvironmentRow] = relationship()

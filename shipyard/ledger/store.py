@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import InputError
 from shipyard.home import Home
-from shipyard.ledger.models import EnvironmentRow, EventRow, ReleaseRow
+from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, ReleaseRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,6 +40,31 @@ class EventKind(StrEnum):
 
 
 SERVING = (EventKind.PROMOTED, EventKind.RESTORED)
+
+
+class DecisionKind(StrEnum):
+    REQUESTED = "requested"  # the run waits for an approval
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REFUSED = "refused"  # a decision from a name that may not give it; the run waits again
+    EXPIRED = "expired"  # nobody decided before the timeout: a rejection
+    SUPERSEDED = "superseded"  # a newer commit was approved first; this one never deploys
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    id: int
+    environment: str
+    flow_run_id: str
+    sha: str
+    version: str
+    kind: DecisionKind
+    actor: str
+    via: str
+    reason: str
+    ticket: str | None
+    details: dict[str, Any]
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -206,6 +231,68 @@ class Ledger:
                 query = query.where(ReleaseRow.app == app)
             return [_event_view(r) for r in session.scalars(query)]
 
+    def decide(
+        self,
+        environment: str,
+        flow_run_id: str,
+        sha: str,
+        version: str,
+        kind: DecisionKind,
+        actor: str,
+        via: str,
+        reason: str = "",
+        ticket: str | None = None,
+        details: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> DecisionView:
+        """Record a decision; with an idempotency key a repeat (a resumed run re-running its gate) returns the first."""
+        if idempotency_key is not None and (existing := self._decision_by_key(idempotency_key)) is not None:
+            return existing
+        now = _now()
+        try:
+            with self._sessions.begin() as session:
+                env = self._environment(session, environment, now)
+                row = DecisionRow(
+                    environment_id=env.id,
+                    flow_run_id=flow_run_id,
+                    sha=sha,
+                    version=version,
+                    kind=kind.value,
+                    actor=actor,
+                    via=via,
+                    reason=reason,
+                    ticket=ticket,
+                    details=details or {},
+                    idempotency_key=idempotency_key,
+                    at=now,
+                )
+                session.add(row)
+                session.flush()
+                return _decision_view(row, environment)
+        except IntegrityError:
+            existing = self._decision_by_key(idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing
+
+    def decisions(self, environment: str, flow_run_id: str | None = None) -> list[DecisionView]:
+        """Decisions in the order they were made."""
+        with self._sessions() as session:
+            query = (
+                select(DecisionRow)
+                .join(EnvironmentRow, DecisionRow.environment_id == EnvironmentRow.id)
+                .where(EnvironmentRow.name == environment)
+                .order_by(DecisionRow.id)
+            )
+            if flow_run_id is not None:
+                query = query.where(DecisionRow.flow_run_id == flow_run_id)
+            return [_decision_view(r, environment) for r in session.scalars(query)]
+
+    def _decision_by_key(self, key: str) -> DecisionView | None:
+        with self._sessions() as session:
+            row = session.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
+            return _decision_view(row, row.environment.name) if row else None
+
     def _by_key(self, key: str) -> EventView | None:
         with self._sessions() as session:
             row = session.scalar(select(EventRow).where(EventRow.idempotency_key == key))
@@ -266,6 +353,23 @@ def _event_view(row: EventRow) -> EventView:
         weight=row.weight,
         actor=row.actor,
         reason=row.reason,
+        details=dict(row.details or {}),
+        at=_utc(row.at),
+    )
+
+
+def _decision_view(row: DecisionRow, environment: str) -> DecisionView:
+    return DecisionView(
+        id=row.id,
+        environment=environment,
+        flow_run_id=row.flow_run_id,
+        sha=row.sha,
+        version=row.version,
+        kind=DecisionKind(row.kind),
+        actor=row.actor,
+        via=row.via,
+        reason=row.reason,
+        ticket=row.ticket,
         details=dict(row.details or {}),
         at=_utc(row.at),
     )

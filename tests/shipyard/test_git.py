@@ -50,3 +50,16 @@ def test_object_id_follows_content(tmp_path: Path) -> None:
 def test_unknown_variant_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown sample variant 'nope'; variants are: broken"):
         create_sample_repo(tmp_path / "r", "nope")
+
+
+def test_author_and_change_summary_since_the_serving_release(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    base = create_sample_repo(repo)
+    (repo / "NOTES.md").write_text("one\ntwo\n")
+    head = commit_all(repo, "Add release notes", author="Carol <carol@example.com>")
+    assert git.author(repo, head) == ("Carol", "carol@example.com")
+    summary = git.change_summary(repo, base, head)
+    assert summary.startswith(f"1 commit(s), 1 file changed, 2 insertions(+) since {base[:12]}")
+    assert summary.endswith("head commit: Add release notes")
+    assert git.change_summary(repo, None, head) == "first release here; head commit: Add release notes"
+    assert git.change_summary(repo, "0" * 40, head).startswith("first release here")

@@ -1,7 +1,9 @@
-"""A stand-in for GitHub's commit status API on 127.0.0.1: checks what GitHub checks, records what it accepted.
+"""A stand-in for GitHub's commit status and deployment APIs on 127.0.0.1: checks what GitHub checks, records what
+it accepted.
 
-It rejects what the real API rejects (bad credentials 401, invalid state / long description / bad SHA 422) and can
-be told to fail the next N requests (503, or 429 with Retry-After) to exercise retries.
+It rejects what the real API rejects (bad credentials 401, invalid state / long description / bad SHA 422, a status
+for a deployment that does not exist 404) and can be told to fail the next N requests (503, or 429 with Retry-After)
+to exercise retries.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.http_standin import Answer, serving
+
 STATES = {"error", "failure", "pending", "success"}
+DEPLOYMENT_STATES = {"queued", "in_progress", "success", "failure", "error", "inactive", "pending"}
 STATUS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/statuses/(?P<sha>[^/]+)$")
+DEPLOYMENTS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/deployments$")
+DEPLOYMENT_STATUS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/deployments/(?P<id>\d+)/statuses$")
 
 
 @dataclass
@@ -24,6 +30,7 @@ class GitHubStandIn:
     token: str
     url: str = ""
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    deployments: list[dict[str, Any]] = field(default_factory=list)  # each with its "statuses"
     rejected: list[tuple[int, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # status codes to answer with before accepting again
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -36,7 +43,7 @@ class GitHubStandIn:
                 seen.setdefault(status["context"], []).append(status["state"])
         return seen
 
-    def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def handle(self, method: str, path: str, headers: Any, body: bytes) -> Answer:
         with self.lock:
             if headers.get("Authorization") not in (f"Bearer {self.token}", f"token {self.token}"):
                 return self._reject(401, "Bad credentials")
@@ -44,20 +51,43 @@ class GitHubStandIn:
                 code = self.fail_next.pop(0)
                 extra = {"Retry-After": "1"} if code == 429 else {}
                 return code, {"message": "Service unavailable (stand-in)"}, extra
-            match = STATUS_PATH.match(path)
-            if method != "POST" or match is None:
+            if method != "POST":
                 return self._reject(404, "Not Found")
             try:
                 payload = json.loads(body)
             except json.JSONDecodeError:
                 return self._reject(400, "Problems parsing JSON")
+            if match := DEPLOYMENTS_PATH.match(path):
+                return self._deployment(match["repo"], payload)
+            if match := DEPLOYMENT_STATUS_PATH.match(path):
+                return self._deployment_status(int(match["id"]), payload)
+            match = STATUS_PATH.match(path)
+            if match is None:
+                return self._reject(404, "Not Found")
             problem = _invalid(match["sha"], payload)
             if problem:
                 return self._reject(422, f"Validation Failed: {problem}")
             self.statuses.append({"repo": match["repo"], "sha": match["sha"], **payload})
             return 201, {"state": payload["state"], "context": payload.get("context", "default")}, {}
 
-    def _reject(self, code: int, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _deployment(self, repo: str, payload: Any) -> Answer:
+        if not isinstance(payload, dict) or not re.fullmatch(r"[0-9a-f]{40}", str(payload.get("ref"))):
+            return self._reject(422, "Validation Failed: ref must be a commit id here")
+        if not payload.get("environment") or len(payload.get("description") or "") > 140:
+            return self._reject(422, "Validation Failed: environment is required, description at most 140")
+        deployment = {"id": len(self.deployments) + 1, "repo": repo, **payload, "statuses": []}
+        self.deployments.append(deployment)
+        return 201, {"id": deployment["id"], "ref": payload["ref"], "environment": payload["environment"]}, {}
+
+    def _deployment_status(self, deployment_id: int, payload: Any) -> Answer:
+        if not 1 <= deployment_id <= len(self.deployments):
+            return self._reject(404, "Not Found")
+        if not isinstance(payload, dict) or payload.get("state") not in DEPLOYMENT_STATES:
+            return self._reject(422, f"Validation Failed: state must be one of {sorted(DEPLOYMENT_STATES)}")
+        self.deployments[deployment_id - 1]["statuses"].append(payload)
+        return 201, {"id": deployment_id, "state": payload["state"]}, {}
+
+    def _reject(self, code: int, message: str) -> Answer:
         self.rejected.append((code, message))
         return code, {"message": message}, {}
 
@@ -78,28 +108,6 @@ def _invalid(sha: str, payload: Any) -> str | None:
 def github_standin(token: str) -> Iterator[GitHubStandIn]:
     standin = GitHubStandIn(token)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            code, payload, extra = standin.handle("POST", self.path, self.headers, self.rfile.read(length))
-            data = json.dumps(payload).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in extra.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    standin.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(standin.handle) as url:
+        standin.url = url
         yield standin
-    finally:
-        server.shutdown()
-        server.server_close()

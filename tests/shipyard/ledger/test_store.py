@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from shipyard.errors import InputError
-from shipyard.ledger import EventKind, Ledger
+from shipyard.ledger import DecisionKind, EventKind, Ledger
 from shipyard.ledger import store as store_module
 from shipyard.ledger.models import Base
 
@@ -101,3 +101,19 @@ def test_a_crash_inside_a_write_leaves_nothing_half_written(ledger: Ledger, monk
 def test_unknown_release_is_bad_input(ledger: Ledger) -> None:
     with pytest.raises(InputError, match="no release with id 42"):
         ledger.record(42, EventKind.NOTE, "x")
+
+
+def test_decisions_are_kept_in_order_per_environment_and_recorded_once_per_key(ledger: Ledger) -> None:
+    sha = "a" * 40
+    again = ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REQUESTED, "x", "x", idempotency_key="k")
+    first = ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REQUESTED, "y", "y", idempotency_key="k")
+    ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REFUSED, "mallory", "ui", "not an approver")
+    ledger.decide("staging", "run-2", sha, "1.0.0", DecisionKind.APPROVED, "alice", "cli", ticket="CHG-1")
+    kinds = [(d.kind, d.actor, d.via, d.reason) for d in ledger.decisions("production")]
+    assert kinds == [
+        (DecisionKind.REQUESTED, "x", "x", ""),
+        (DecisionKind.REFUSED, "mallory", "ui", "not an approver"),
+    ]
+    assert first == again
+    assert [d.ticket for d in ledger.decisions("staging", flow_run_id="run-2")] == ["CHG-1"]
+    assert ledger.decisions("staging", flow_run_id="run-1") == []

@@ -1,0 +1,1 @@
+"""Pipeline decisions that are not about one release: the approval gate, supersession, what Slack is told."""

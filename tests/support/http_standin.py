@@ -1,0 +1,43 @@
+"""The HTTP plumbing the stand-ins share: a threaded server on 127.0.0.1 that hands each request to a handler."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+Handle = Callable[[str, str, Any, bytes], Answer]  # method, path, headers, body
+
+
+@contextmanager
+def serving(handle: Handle) -> Iterator[str]:
+    """Serve until the block ends; yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            code, payload, extra = handle("POST", self.path, self.headers, self.rfile.read(length))
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
