@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,7 @@ from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_s
 Dispatch = Callable[[Pending], str]  # returns the flow run id
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_RETRY_SECONDS = 60.0
+LOG = logging.getLogger("shipyard.webhook_relay")
 
 
 class PrefectDispatch:
@@ -83,8 +85,41 @@ class Dispatcher:
                 self.wake.clear()
 
 
-def create_app(config: PipelineConfig, secret: bytes, spool: Spool, dispatch: Dispatch | None = None) -> Starlette:
+class Every:
+    """Runs a job every `interval` seconds in the background (the approval watcher); a failure is logged."""
+
+    def __init__(self, interval: float, job: Callable[[], object]) -> None:
+        self.interval = interval
+        self.job = job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="approval-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.job()
+            except Exception:
+                LOG.exception("approval watcher pass failed; trying again in %.0f s", self.interval)
+
+
+def create_app(
+    config: PipelineConfig,
+    secret: bytes,
+    spool: Spool,
+    dispatch: Dispatch | None = None,
+    watch: Callable[[], object] | None = None,
+    watch_interval: float = 30.0,
+) -> Starlette:
+    """`watch` (the approval watcher) runs every watch_interval seconds beside the dispatcher."""
     dispatcher = Dispatcher(spool, dispatch or PrefectDispatch())
+    watcher = Every(watch_interval, watch) if watch else None
 
     async def github(request: Request) -> JSONResponse:
         try:
@@ -114,10 +149,14 @@ def create_app(config: PipelineConfig, secret: bytes, spool: Spool, dispatch: Di
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dispatcher.start()
+        if watcher:
+            watcher.start()
         try:
             yield
         finally:
             dispatcher.stop()
+            if watcher:
+                watcher.stop()
 
     return Starlette(
         routes=[Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])],

@@ -185,6 +185,7 @@ def spawn(
         return subprocess.Popen(
             [executable, *argv[1:]],
             env=full_env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from shipyard import git
 from shipyard.config import CONFIG_FILE, ConfigError, ConfigIssue, PipelineConfig, parse_config
@@ -20,6 +21,7 @@ from tasks.policy import BACKOFF, JITTER, retry_unless
     retry_delay_seconds=BACKOFF,
     retry_jitter_factor=JITTER,
     retry_condition_fn=retry_unless(InputError),
+    cache_policy=NO_CACHE,  # a resumed run needs the files again, not the path of a workspace removed at the pause
 )
 def checkout(repo: str, sha: str, run_id: str) -> tuple[str, str]:
     """Clone at the SHA into the run's own workspace; returns (workspace, full sha)."""

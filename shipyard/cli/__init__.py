@@ -104,6 +104,7 @@ def webhook_serve(
     port: Annotated[int, typer.Option(help="Port")] = 8787,
     host: Annotated[str, typer.Option(help="Address; a proxy in front of it faces GitHub")] = "127.0.0.1",
     secret_env: Annotated[str, typer.Option(help="Variable holding the webhook secret")] = "GITHUB_WEBHOOK_SECRET",
+    watch_seconds: Annotated[float, typer.Option(help="How often expired approvals are recorded")] = 30.0,
 ) -> None:
     """Serve POST /github (deliveries) and GET /health; every accepted delivery becomes exactly one flow run."""
     import uvicorn
@@ -118,7 +119,56 @@ def webhook_serve(
     pipeline = _guard(lambda: load_config(config))
     spool = Spool(spool_path(Home.from_env().root))
     out.print(f"webhook relay on http://{host}:{port}/github (health: /health)", highlight=False)
-    uvicorn.run(create_app(pipeline, secret.encode(), spool), host=host, port=port, log_level="warning")
+    relay = create_app(pipeline, secret.encode(), spool, watch=lambda: _sweep(pipeline), watch_interval=watch_seconds)
+    uvicorn.run(relay, host=host, port=port, log_level="warning")
+
+
+@app.command("approve")
+def approve_command(
+    run_id: Annotated[str, typer.Argument(help="Flow run id of the suspended deploy (printed by the run and Slack)")],
+    actor: Annotated[str, typer.Option("--as", help="Your name, as listed in the environment's approvers")],
+    reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving")] = False,
+    ticket: Annotated[str | None, typer.Option(help="Change ticket")] = None,
+    steps: Annotated[str | None, typer.Option(help="A different traffic plan, e.g. 5,25,100")] = None,
+) -> None:
+    """Answer a deploy's approval gate from a terminal (the same form as the Prefect UI); the run then checks that
+    you may decide and records it as arrived by CLI."""
+    from deployments.approvals import answer
+
+    plan = _guard(lambda: _steps(steps))
+    _guard(lambda: answer(run_id, reject, actor, reason, ticket, plan))
+    word = "rejection" if reject else "approval"
+    out.print(f"{word} by {actor} sent to flow run {run_id}; it resumes and records the decision", highlight=False)
+
+
+@app.command("approvals")
+def approvals_command(
+    config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+) -> None:
+    """Record approvals nobody gave in time as expired (the relay does this every 30 s)."""
+    pipeline = _guard(lambda: load_config(config))
+    recorded = _guard(lambda: _sweep(pipeline))
+    out.print(f"{len(recorded)} expired approval(s) recorded: {', '.join(recorded) or '-'}", highlight=False)
+
+
+def _sweep(pipeline: Any) -> list[str]:
+    from deployments.approvals import sweep_expired
+    from shipyard.ledger import Ledger
+    from tasks.slack import slack_notifier
+
+    ledger = Ledger()
+    ledger.migrate()
+    return sweep_expired(pipeline, ledger, slack_notifier(pipeline))
+
+
+def _steps(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"--steps {text!r}: expected comma-separated percentages, e.g. 5,25,100") from None
 
 
 @run_app.command("pr-checks")

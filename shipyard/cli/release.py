@@ -68,7 +68,7 @@ def status(out: Console, environment: str, config_path: Path) -> None:
     table = Table(title=f"{environment}")
     for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
         table.add_column(column)
-    for app in sorted(setup.environment(config, environment).target.model_dump().get("ports", {})):
+    for app in setup.apps_in(config, environment):
         current = ledger.current(environment, app)
         previous = ledger.previous_stable(environment, app)
         try:

@@ -205,6 +205,11 @@ class Environment(Strict):
     approvers: list[str] = Field(default_factory=list, description="Who may approve (names typed in the form).")
     allow_self_approval: bool = Field(False, description="May the commit author approve their own change.")
     approval_timeout_hours: float = Field(24, gt=0, description="An approval not given by then is a rejection.")
+    database_url_env: str | None = Field(
+        None,
+        description="Environment variable holding this environment's database URL: migrations run against it after "
+        "the approval, and releases get it under their app's migrations.url_env.",
+    )
 
     @model_validator(mode="after")
     def _approvers_when_gated(self) -> Environment:
@@ -236,6 +241,10 @@ class BranchRule(Strict):
 class Slack(Strict):
     channel: str = Field(pattern=r"^[#@]?[\w.-]+$", description="Channel to post to, e.g. '#deployments'.")
     token_env: str = Field("SLACK_BOT_TOKEN", description="Environment variable holding the bot token.")
+    token_secret: str | None = Field(
+        None, description="Prefect Secret block holding the bot token; wins over token_env when set."
+    )
+    api_url: str = Field("https://slack.com/api/", description="Web API base URL (a stand-in in tests).")
 
 
 class GitHub(Strict):

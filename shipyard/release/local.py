@@ -21,6 +21,7 @@ import httpx
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import COLOURS, release_env
+from shipyard.release.package import environment_bin
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
 from shipyard.runner import process_alive, run, spawn, stop_group
@@ -75,6 +76,7 @@ class LocalBackend:
         own = {**spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
         env = {**os.environ, **own}
         cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
+        env["PATH"] = os.pathsep.join([*environment_bin(cwd), env.get("PATH", "")])
         command = spec.command.format(port=port)
         if spec.container is not None and not Path(release.artifact).is_dir():
             command = shlex.join(self._docker_run(app, colour, port, release.artifact, own, spec.container))

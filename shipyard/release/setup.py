@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -22,8 +23,16 @@ def environment(config: PipelineConfig, name: str) -> Environment:
         raise InputError(f"unknown environment {name!r}; environments are: {known}") from None
 
 
-def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend:
+def apps_in(config: PipelineConfig, name: str) -> list[str]:
+    """The apps an environment runs (the ones its target places), in config order."""
     target = environment(config, name).target
+    placed = set(target.ports) if isinstance(target, LocalTarget) else set(config.apps)
+    return [app for app in config.apps if app in placed and config.apps[app].serve is not None]
+
+
+def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend:
+    env = environment(config, name)
+    target = env.target
     assert isinstance(target, LocalTarget)
     apps = {}
     for app_name, ports in target.ports.items():
@@ -38,8 +47,18 @@ def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend
             health_path=serve.health,
             ready_path=serve.ready,
             container=_container(serve.container),
+            env=database_env(config, name, app_name),
         )
     return LocalBackend(home.root / "local" / name, apps)
+
+
+def database_env(config: PipelineConfig, name: str, app: str) -> dict[str, str]:
+    """The environment's database URL under the name the app reads it from, when configured and set here (a deploy
+    checks it is set before it migrates; `status` and `shutdown` do not need it)."""
+    url_env = environment(config, name).database_url_env
+    migrations = config.apps[app].migrations
+    url = os.environ.get(url_env or "")
+    return {migrations.url_env: url} if url and migrations else {}
 
 
 def _container(settings: ContainerServe | None) -> Container | None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.runner import CommandError, ToolNotFound, process_alive, run
+from shipyard.runner import CommandError, ToolNotFound, process_alive, run, spawn
 
 
 def test_captures_exit_code_and_both_streams() -> None:
@@ -59,3 +59,10 @@ def test_secrets_are_redacted_from_errors() -> None:
     with pytest.raises(CommandError) as caught:
         run(["bash", "-c", f"echo {secret}; exit 1"], timeout=10, secrets=[secret], check=True)
     assert secret not in str(caught.value)
+
+
+def test_spawn_runs_in_the_given_folder(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    process = spawn(["bash", "-c", "pwd > where.txt"], log=tmp_path / "log", cwd=tmp_path / "work")
+    assert process.wait(10) == 0
+    assert (tmp_path / "work" / "where.txt").read_text().strip() == str(tmp_path / "work")

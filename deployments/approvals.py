@@ -1,0 +1,81 @@
+"""Approvals from outside the UI: `shipyard approve` resumes a suspended run with the same form the UI shows, and
+the watcher records approvals nobody gave in time (the server fails those runs without running any flow code)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.flow_runs import resume_flow_run
+from prefect.input.actions import create_flow_run_input
+
+from flows.approval_gate import VIA_KEY
+from shipyard.clients.slack import SlackNotifier
+from shipyard.config.schema import PipelineConfig
+from shipyard.errors import InputError
+from shipyard.ledger import DecisionKind, Ledger
+from shipyard.pipeline import messages
+from shipyard.pipeline.candidate import Candidate
+
+EXPIRED_MESSAGE = "paused and never resumed"  # what the server's pause-expiry service writes
+ENDED = {DecisionKind.APPROVED, DecisionKind.REJECTED, DecisionKind.EXPIRED, DecisionKind.SUPERSEDED}
+
+
+def answer(
+    run_id: str, reject: bool, name: str, reason: str, ticket: str | None = None, steps: list[int] | None = None
+) -> str:
+    """Resume the run's approval gate with this answer; returns the gate's key. The run judges it after resuming."""
+    try:
+        flow_run_id = uuid.UUID(run_id)
+    except ValueError:
+        raise InputError(f"{run_id!r} is not a flow run id") from None
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(flow_run_id)
+        except ObjectNotFound:
+            raise InputError(f"no flow run {run_id} on this Prefect server") from None
+    state = run.state
+    if state is None or not state.is_paused() or not state.state_details.pause_key:
+        raise InputError(f"flow run {run_id} is not waiting for an approval (it is {state.name if state else 'new'})")
+    key = state.state_details.pause_key
+    create_flow_run_input(VIA_KEY.format(pause_key=key), "cli", flow_run_id=flow_run_id)
+    form: dict[str, Any] = {"decision": "reject" if reject else "approve", "approver": name, "reason": reason}
+    if ticket:
+        form["change_ticket"] = ticket
+    if steps:
+        form["traffic_steps"] = steps
+    try:
+        resume_flow_run(flow_run_id, run_input=form)
+    except RuntimeError as exc:  # the server validated the form against the run's schema and refused it
+        raise InputError(f"flow run {run_id} refused the answer: {exc}") from None
+    return key
+
+
+def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier | None) -> list[str]:
+    """Record 'expired' for every run that asked for an approval and was failed by the server's pause timeout;
+    returns the flow run ids recorded now. Safe to run any number of times (one record per run)."""
+    recorded = []
+    with get_client(sync_client=True) as client:
+        for environment in config.environments:
+            decisions = ledger.decisions(environment)
+            ended = {d.flow_run_id for d in decisions if d.kind in ENDED}
+            for asked in [d for d in decisions if d.kind is DecisionKind.REQUESTED and d.flow_run_id not in ended]:
+                try:
+                    state = client.read_flow_run(uuid.UUID(asked.flow_run_id)).state
+                except (ObjectNotFound, ValueError):
+                    continue
+                if state is None or not state.is_failed() or EXPIRED_MESSAGE not in (state.message or ""):
+                    continue
+                hours = config.environments[environment].approval_timeout_hours
+                reason = f"rejected: timeout (no decision within {hours:g} h)"
+                ledger.decide(
+                    environment, asked.flow_run_id, asked.sha, asked.version, DecisionKind.EXPIRED, "timeout",
+                    "timeout", reason, idempotency_key=f"{asked.flow_run_id}:expired",
+                )  # fmt: skip
+                if slack is not None:
+                    candidate = Candidate(config.project, environment, asked.version, asked.sha, "", "", ())
+                    slack.post(messages.decided(candidate, "expired", "timeout", "timeout", reason))
+                recorded.append(asked.flow_run_id)
+    return recorded

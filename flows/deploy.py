@@ -1,0 +1,193 @@
+"""staging-deploy: checks → images or packages → migrations → blue-green → Slack.
+production-deploy: checks → images or packages → approval (suspended) → migrations → blue-green → GitHub → Slack.
+
+The blue-green itself (health, smoke tests on the preview and at 100%, traffic steps with analysis, automatic
+rollback) is the release engine's; these flows put it behind the checks and the approval.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+from prefect.states import Cancelled, Failed
+
+from flows.approval_gate import approval_gate
+from flows.pr_checks import pr_checks
+from shipyard import git
+from shipyard.config.schema import PipelineConfig
+from shipyard.images.tags import release_version
+from shipyard.ledger import DecisionKind, Ledger
+from shipyard.pipeline import messages
+from shipyard.pipeline.approval import superseded_by
+from shipyard.pipeline.candidate import Candidate
+from shipyard.release import setup
+from shipyard.release.engine import ReleaseRequest
+from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
+from tasks.github import github_client
+from tasks.once import remembered
+from tasks.repo import checkout, read_config
+from tasks.slack import notify, slack_notifier
+
+
+@flow(name="staging-deploy", flow_run_name="{environment} {sha:.12}")
+def staging_deploy(
+    repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
+) -> Any:
+    """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
+    run_id = str(flow_run.get_id())
+    workspace, full_sha = checkout(repo, sha, run_id)
+    try:
+        config = read_config(workspace, config_ref or full_sha)
+        slack = slack_notifier(config)
+        prepared = prepare(config, repo, workspace, full_sha, config_ref, branch, environment)
+        candidate = _candidate(config, prepared, full_sha, branch, environment)
+        notify(slack, messages.started(candidate, "staging-deploy"), "started")
+        outcomes = _cutover(config, candidate, prepared, steps=None, actor="staging-deploy", why=f"push to {branch}")
+        return _report(slack, None, candidate, outcomes)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+@flow(name="production-deploy", flow_run_name="{environment} {sha:.12}")
+def production_deploy(
+    repo: str, sha: str, branch: str = "main", environment: str = "production", config_ref: str | None = None
+) -> Any:
+    """Checks, then an approval in the Prefect UI (the run is suspended meanwhile), then the blue-green."""
+    run_id = str(flow_run.get_id())
+    workspace, full_sha = checkout(repo, sha, run_id)
+    try:
+        config = read_config(workspace, config_ref or full_sha)
+        slack, github = slack_notifier(config), github_client(config, None)
+        prepared = prepare(config, repo, workspace, full_sha, config_ref, branch, environment)
+        candidate = _candidate(config, prepared, full_sha, branch, environment)
+        notify(slack, messages.started(candidate, "production-deploy"), "started")
+        ledger = _ledger()
+        author = (prepared["author_name"], prepared["author_email"])
+        verdict = approval_gate(ledger, environment, setup.environment(config, environment), candidate, author, slack)
+        if verdict.kind is DecisionKind.REJECTED:
+            notify(slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")
+            return Failed(message=f"rejected: {verdict.reason}")
+        newer = superseded_by(ledger.decisions(environment), run_id)
+        if newer is not None:
+            return _superseded(ledger, slack, candidate, run_id, newer.sha, newer.version)
+        deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
+        outcomes = _cutover(config, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
+        return _report(slack, github, candidate, outcomes)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+
+
+def prepare(
+    config: PipelineConfig, repo: str, workspace: str, sha: str, config_ref: str | None, branch: str, environment: str
+) -> dict[str, Any]:
+    """Checks (the branch rule's stages), then what each app ships: its image when the images stage built one,
+    else its packaged folder. Done once per run: a resumed run finds it in the run's own store."""
+
+    def work() -> dict[str, Any]:
+        summary = pr_checks(repo, sha, config_ref=config_ref or sha, branch=branch)
+        images = {r.spec.app: dict(r.details) for r in summary.results if r.spec.check == "image" and r.details}
+        artifacts, folders = {}, {}
+        for app in setup.apps_in(config, environment):
+            folders[app] = package_release(config, app, workspace, sha)  # migrations run from it, images or not
+            artifacts[app] = f"{images[app]['image']}@{images[app]['digest']}" if app in images else folders[app]
+        name, email = git.author(Path(workspace), sha)
+        current = _serving_sha(config, environment)
+        return {
+            "checks": summary.headline(),
+            "artifacts": artifacts,
+            "folders": folders,
+            "image_sizes": {app: f"{d['compressed']} of {d['budget']}" for app, d in images.items()},
+            "version": _version(config, workspace, sha),
+            "changes": git.change_summary(Path(workspace), current, sha),
+            "author_name": name,
+            "author_email": email,
+        }
+
+    return remembered("prepared", work)
+
+
+def _cutover(
+    config: PipelineConfig,
+    candidate: Candidate,
+    prepared: dict[str, Any],
+    steps: tuple[int, ...] | None,
+    actor: str,
+    why: str,
+) -> list[dict[str, str]]:
+    """Migrations (expand-only), then one blue-green per app; the first app that rolls back stops the rest."""
+    outcomes = []
+    for app in candidate.apps:
+        revision = migrate_database(config, candidate.environment, app, prepared["folders"][app])
+        request = ReleaseRequest(
+            candidate.environment, app, candidate.version, candidate.sha, prepared["artifacts"][app], actor, why,
+            schema_revision=revision,
+        )  # fmt: skip
+        outcome = blue_green(config, request, list(steps) if steps else None)
+        outcomes.append(outcome)
+        if outcome["succeeded"] != "yes":
+            break
+    return outcomes
+
+
+def _report(slack: Any, github: Any, candidate: Candidate, outcomes: list[dict[str, str]]) -> Any:
+    failed = [o for o in outcomes if o["succeeded"] != "yes"]
+    if failed:
+        reason = "; ".join(f"{o['app']}: {o['reason']}" for o in failed)
+        for o in failed:
+            notify(slack, messages.rolled_back(candidate, o["app"], o["reason"]), f"rolled-back-{o['app']}")
+        deployment_status(github, candidate, "failure", f"rolled back: {reason}")
+        return Failed(message=f"rolled back: {reason}", data=outcomes)
+    lines = [f"{o['app']} {o['version']} on {o['colour']}: {o['reason']}" for o in outcomes]
+    deployment_status(github, candidate, "success", f"{candidate.version} serving at 100%")
+    notify(slack, messages.deployed(candidate, lines), "deployed")
+    return outcomes
+
+
+def _superseded(ledger: Ledger, slack: Any, candidate: Candidate, run_id: str, sha: str, version: str) -> Any:
+    reason = f"superseded by {version} ({sha[:12]}), approved after this run asked"
+    ledger.decide(
+        candidate.environment, run_id, candidate.sha, candidate.version, DecisionKind.SUPERSEDED, "pipeline",
+        "pipeline", reason, idempotency_key=f"{run_id}:superseded",
+    )  # fmt: skip
+    notify(slack, messages.superseded(candidate, sha, version), "superseded")
+    return Cancelled(message=reason)
+
+
+def _candidate(config: PipelineConfig, prepared: dict[str, Any], sha: str, branch: str, environment: str) -> Candidate:
+    return Candidate(
+        project=config.project,
+        environment=environment,
+        version=prepared["version"],
+        sha=sha,
+        branch=branch,
+        author=f"{prepared['author_name']} <{prepared['author_email']}>",
+        apps=tuple(prepared["artifacts"]),
+        run_url=flow_run.get_flow_run_ui_url(),
+        checks=prepared["checks"],
+        changes=prepared["changes"],
+        image_sizes=prepared["image_sizes"],
+    )
+
+
+def _version(config: PipelineConfig, workspace: str, sha: str) -> str:
+    version = release_version(git.tags_at(Path(workspace), sha), config.images.version)
+    return (version or f"0.0.0+{sha[:12]}").removeprefix("v")
+
+
+def _serving_sha(config: PipelineConfig, environment: str) -> str | None:
+    ledger = _ledger()
+    for app in setup.apps_in(config, environment):
+        current = ledger.current(environment, app)
+        if current is not None:
+            return current.sha
+    return None
+
+
+def _ledger() -> Ledger:
+    ledger = Ledger()
+    ledger.migrate()
+    return ledger

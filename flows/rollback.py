@@ -1,0 +1,40 @@
+"""rollback: the emergency rollback as a deployment, so it can be run from the Prefect UI: the previous stable
+release (from the ledger) back at 100% in seconds, no pipeline."""
+
+from __future__ import annotations
+
+import shutil
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from shipyard.home import Home
+from shipyard.ledger import Ledger
+from shipyard.pipeline import messages
+from shipyard.release import setup
+from shipyard.release.rollback import emergency_rollback
+from tasks.repo import checkout, read_config
+from tasks.slack import notify, slack_notifier
+
+
+@flow(name="rollback", flow_run_name="rollback {app} in {environment}")
+def rollback(
+    repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
+) -> dict[str, str]:
+    """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
+    workspace, sha = checkout(repo, ref, str(flow_run.get_id()))
+    try:
+        config = read_config(workspace, sha)
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)
+    ledger = Ledger()
+    ledger.migrate()
+    backend = setup.backend_for(config, environment, Home.from_env())
+    result = emergency_rollback(ledger, backend, environment, app, actor, f"{reason} (via the rollback deployment)",
+                                to_version)  # fmt: skip
+    for warning in result.warnings:
+        get_run_logger().warning(warning)
+    message = messages.emergency_rollback(environment, app, result.restored.version, result.replaced.version, actor,
+                                          reason)  # fmt: skip
+    notify(slack_notifier(config), message, "rolled-back")
+    return {"restored": result.restored.version, "replaced": result.replaced.version, "colour": result.colour}

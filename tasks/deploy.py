@@ -1,0 +1,120 @@
+"""Tasks of a deploy: package a release, migrate the environment's database, blue-green one app, GitHub deployment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from shipyard.clients.github import DeploymentState, GitHubClient, GitHubError
+from shipyard.config.schema import PipelineConfig
+from shipyard.database.migrate import upgrade
+from shipyard.errors import InputError
+from shipyard.home import Home
+from shipyard.ledger import Ledger
+from shipyard.pipeline.candidate import Candidate
+from shipyard.release import setup
+from shipyard.release.engine import Engine, ReleaseRequest
+from shipyard.release.package import package
+from tasks.once import remembered
+from tasks.policy import BACKOFF, JITTER, retry_unless
+
+CUTOVER_LEASE_SECONDS = 60  # a killed holder blocks the next cutover for at most this long
+
+
+@task(name="package", task_run_name="package {app}", retries=2, retry_delay_seconds=BACKOFF,
+      retry_condition_fn=retry_unless(InputError))  # fmt: skip
+def package_release(config: PipelineConfig, app: str, workspace: str, sha: str) -> str:
+    """The app's folder at the commit with its dependencies: what the local backend runs when no image was built."""
+    return str(package(app, config.apps[app], Path(workspace), sha, Home.from_env()))
+
+
+@task(name="migrate", task_run_name="migrate {app} in {environment}", cache_policy=NO_CACHE)
+def migrate_database(config: PipelineConfig, environment: str, app: str, artifact: str) -> str | None:
+    """Expand-only migrations against the environment's database, after the approval; returns the revision."""
+    url_env = setup.environment(config, environment).database_url_env
+    if config.apps[app].migrations is None or url_env is None:
+        return None
+    url = os.environ.get(url_env)
+    if not url:
+        raise InputError(f"environments.{environment}.database_url_env: ${url_env} is not set for this run")
+    if not Path(artifact).is_dir():
+        raise InputError(f"{app}: migrations run from a packaged release folder, got {artifact!r}")
+    revision = upgrade(app, config.apps[app], Path(artifact), url)
+    get_run_logger().info("%s: %s database at revision %s", app, environment, revision)
+    return revision
+
+
+@task(name="blue-green", task_run_name="blue-green {request.app} {request.version} in {request.environment}",
+      cache_policy=NO_CACHE)  # fmt: skip
+def blue_green(config: PipelineConfig, request: ReleaseRequest, steps: list[int] | None = None) -> dict[str, str]:
+    """One cutover per app and environment at a time, across suspended runs and workers (a global limit)."""
+    logger = get_run_logger()
+    spec = setup.rollout_spec(config, request.environment)
+    if steps:
+        spec = replace(spec, steps=tuple(steps))
+    ledger = Ledger()
+    ledger.migrate()
+    engine = Engine(
+        ledger,
+        setup.backend_for(config, request.environment, Home.from_env()),
+        spec,
+        setup.smoke_checks(config, request.app),
+        on_step=lambda d: logger.info("%s %s: %s", request.app, d.step.value, d.reason),
+    )
+    name = cutover_limit(request.environment, request.app)
+    with concurrency(name, occupy=1, strict=True, lease_duration=CUTOVER_LEASE_SECONDS):
+        outcome = engine.deploy(request)
+    return {
+        "app": request.app,
+        "version": request.version,
+        "colour": outcome.release.colour,
+        "succeeded": "yes" if outcome.succeeded else "no",
+        "reason": outcome.reason,
+    }
+
+
+def cutover_limit(environment: str, app: str) -> str:
+    name = f"shipyard-cutover-{environment}-{app}"
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it first
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    return name
+
+
+@task(name="github-deployment", retries=4, retry_delay_seconds=BACKOFF, retry_jitter_factor=JITTER,
+      retry_condition_fn=retry_unless(GitHubError), cache_policy=NO_CACHE)  # fmt: skip
+def _create_deployment(client: GitHubClient, candidate: Candidate) -> int:
+    return client.create_deployment(
+        candidate.sha, candidate.environment, candidate.title, {"version": candidate.version}
+    )
+
+
+@task(name="github-deployment-status", task_run_name="github deployment: {state}", retries=4,
+      retry_delay_seconds=BACKOFF, retry_jitter_factor=JITTER, retry_condition_fn=retry_unless(GitHubError),
+      cache_policy=NO_CACHE)  # fmt: skip
+def _set_status(client: GitHubClient, deployment: int, state: DeploymentState, why: str, url: str | None) -> None:
+    client.set_deployment_status(deployment, state, why, url)
+
+
+def deployment_status(client: GitHubClient | None, candidate: Candidate, state: DeploymentState, why: str) -> None:
+    """The GitHub deployment of this run (created once per run) moves to state; GitHub trouble is logged, never
+    raised."""
+    if client is None:
+        return
+    try:
+        deployment = remembered("github-deployment", lambda: _create_deployment(client, candidate))
+        _set_status(client, int(deployment), state, why, candidate.run_url)
+    except Exception as exc:
+        get_run_logger().warning("GitHub deployment status %s not posted: %s", state, exc)

@@ -1,0 +1,336 @@
+"""production-deploy end to end: a signed push to main → the relay → a real Prefect server and process worker →
+checks → suspended for approval (no worker process held) → answers through the Prefect API and `shipyard approve`
+→ migrations on a real PostgreSQL → blue-green on the local backend. The ledger, the Slack stand-in and the GitHub
+stand-in must each tell the whole story."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectAlreadyExists
+
+from shipyard.config import load_config
+from shipyard.files import free_port
+from shipyard.home import Home
+from shipyard.ledger import DecisionKind, EventKind, Ledger
+from shipyard.release.setup import local_backend
+from shipyard.sample import commit_all, create_sample_repo
+from tests.capabilities import require_tools
+from tests.deployments.test_webhook_relay import delivery, push
+from tests.support.github_standin import GitHubStandIn, github_standin
+from tests.support.slack_standin import SlackStandIn, slack_standin
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[2]
+GITHUB_TOKEN = "ghp_e2e_token_0123456789"
+SLACK_TOKEN = "xoxb-e2e-slack-token"
+SECRET = "e2e-webhook-secret"
+
+CONFIG = """\
+version: 1
+project: sample-platform
+apps:
+  api:
+    path: apps/api
+    toolchain: python
+    versions: ["3.11"]
+    lockfile: requirements.lock
+    checks: {{lint: ruff check .}}
+    migrations: {{config: alembic.ini, url_env: DATABASE_URL}}
+    serve:
+      command: uvicorn api.main:create_app --factory --host 127.0.0.1 --port {{port}}
+      smoke:
+        - {{path: /health, json_field: status, equals: ok}}
+environments:
+  production:
+    target:
+      backend: local
+      ports: {{api: {{router: {router}, blue: {blue}, green: {green}}}}}
+    rollout: {{steps: [50, 100], pause_seconds: 1, min_samples: 5, scale_down_delay_seconds: 1}}
+    approval: true
+    approvers: [alice, bob, dana]
+    approval_timeout_hours: {timeout}
+    database_url_env: PROD_DATABASE_URL
+branches:
+  - {{branch: main, environment: production, required: [quality]}}
+github: {{repository: example/sample-platform, api_url: "{github}", token_env: GITHUB_TOKEN}}
+notifications:
+  slack: {{channel: "#deployments", api_url: "{slack}", token_env: SLACK_BOT_TOKEN}}
+"""
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    repo: Path
+    relay: str
+    github: GitHubStandIn
+    slack: SlackStandIn
+    ports: dict[str, int]
+    home: Path
+    log: Path
+
+    def config(self, timeout_hours: float = 24) -> str:
+        return CONFIG.format(timeout=timeout_hours, github=self.github.url, slack=self.slack.api_url, **self.ports)
+
+    def commit(self, message: str, timeout_hours: float = 24) -> str:
+        (self.repo / "shipyard.yaml").write_text(self.config(timeout_hours))
+        (self.repo / "CHANGELOG.md").write_text(message + "\n")
+        return commit_all(self.repo, message)
+
+    def push(self, sha: str) -> UUID:
+        body = push("main", sha) | {"repository": {"clone_url": str(self.repo), "full_name": "example/sample-platform"}}
+        answer = httpx.post(self.relay + "/github", **delivery("push", body, f"e2e-{sha[:12]}", SECRET.encode()))
+        assert answer.status_code == 202, answer.text
+        return self.run_for(sha)
+
+    def run_for(self, sha: str, timeout: float = 60) -> UUID:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with SyncPrefectClient(self.env["PREFECT_API_URL"]) as client:
+                runs = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["production-deploy"]))
+                )
+            for run in runs:
+                if run.parameters.get("sha") == sha:
+                    return run.id
+            time.sleep(0.5)
+        raise AssertionError(f"no production-deploy run for {sha}; worker log:\n{self.log.read_text()[-3000:]}")
+
+    def wait(self, run_id: UUID, *types: StateType, timeout: float = 600) -> FlowRun:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with SyncPrefectClient(self.env["PREFECT_API_URL"]) as client:
+                run = client.read_flow_run(run_id)
+            if run.state is not None and run.state.type in types:
+                return run
+            time.sleep(0.5)
+        raise AssertionError(f"run {run_id} is {run.state!r}, not {types}; worker log:\n{self.log.read_text()[-4000:]}")
+
+    def wait_for_gate(self, run_id: UUID, key: str, timeout: float = 600) -> None:
+        """Until the run is suspended at this approval gate ('approval-1', then -2 after a refusal...)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.wait(run_id, StateType.PAUSED, timeout=max(1, deadline - time.monotonic()))
+            assert run.state is not None
+            if run.state.state_details.pause_key == key:
+                return
+            time.sleep(0.3)
+        raise AssertionError(f"run {run_id} never waited at {key}")
+
+    def resume(self, run_id: UUID, **form: object) -> None:
+        """What the UI's form does: the Prefect API's resume with the run input."""
+        with SyncPrefectClient(self.env["PREFECT_API_URL"]) as client:
+            result = client.resume_flow_run(run_id, run_input=form)
+        assert result.status.value == "ACCEPT", result.details
+
+    def ledger(self) -> Ledger:
+        return Ledger(f"sqlite:///{self.home / 'ledger.db'}")
+
+
+def processes_of(run_id: UUID) -> list[int]:
+    """Processes whose environment says they execute this flow run (a worker's child does)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if f"PREFECT__FLOW_RUN_ID={run_id}".encode() in (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack(
+    shipyard_env: dict[str, str], postgres_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    require_tools("haproxy")
+    base = tmp_path_factory.mktemp("production-deploy")
+    database = "production_e2e"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    home = base / "home"
+    env = dict(
+        shipyard_env,
+        SHIPYARD_HOME=str(home),
+        SHIPYARD_SOURCE=str(ROOT),
+        PYTHONPATH=str(ROOT),
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_RESULTS_PERSIST_BY_DEFAULT="true",
+        PREFECT_LOCAL_STORAGE_PATH=str(base / "results"),
+        GITHUB_TOKEN=GITHUB_TOKEN,
+        SLACK_BOT_TOKEN=SLACK_TOKEN,
+        GITHUB_WEBHOOK_SECRET=SECRET,
+        PROD_DATABASE_URL=postgres_server.rsplit("/", 1)[0] + f"/{database}",
+    )
+    env.pop("SHIPYARD_LEDGER_URL", None)
+    with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+    prefect = str(Path(sys.executable).parent / "prefect")
+    registered = subprocess.run(
+        [prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    repo = base / "repo"
+    create_sample_repo(repo)
+    ports = {"router": free_port(), "blue": free_port(), "green": free_port()}
+    log = base / "worker.log"
+    with github_standin(GITHUB_TOKEN) as github, slack_standin(SLACK_TOKEN, {"#deployments"}) as slack:
+        relay_config = base / "relay.yaml"
+        relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
+        relay_port = free_port()
+        with log.open("w") as out:
+            worker = subprocess.Popen(
+                [prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
+                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            relay = subprocess.Popen(
+                [sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(relay_config),
+                 "--port", str(relay_port), "--watch-seconds", "2"],
+                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        url = f"http://127.0.0.1:{relay_port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        stack = Stack(env, repo, url, github, slack, ports, home, log)
+        try:
+            yield stack
+        finally:
+            for process in (relay, worker):
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(15)
+            local_backend(load_config(relay_config), "production", Home(home)).shutdown("api")
+
+
+def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack) -> None:
+    sha = stack.commit("Release 1")
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    deadline = time.monotonic() + 30
+    while processes_of(run_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_of(run_id) == [], "a suspended run must not hold a worker process"
+
+    stack.resume(run_id, decision="approve", approver="mallory", reason="ship it")
+    stack.wait_for_gate(run_id, "approval-2")  # refused: waits again
+    stack.resume(run_id, decision="approve", approver="dana", reason="my own change")
+    stack.wait_for_gate(run_id, "approval-3")  # the author may not approve their own change
+    stack.resume(run_id, decision="approve", approver="alice", reason="reviewed", change_ticket="CHG-1")
+    run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+    assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
+
+    ledger = stack.ledger()
+    decisions = [(d.kind, d.actor, d.via) for d in ledger.decisions("production", str(run_id))]
+    assert decisions == [
+        (DecisionKind.REQUESTED, "pipeline", "pipeline"),
+        (DecisionKind.REFUSED, "mallory", "ui"),
+        (DecisionKind.REFUSED, "dana", "ui"),
+        (DecisionKind.APPROVED, "alice", "ui"),
+    ]
+    current = ledger.current("production", "api")
+    assert current is not None and current.sha == sha and current.schema_revision not in (None, "base")
+    kinds = [e.kind for e in ledger.events(current.id)]
+    assert EventKind.PROMOTED in kinds and EventKind.SMOKE_PASSED in kinds
+    assert [e.weight for e in ledger.events(current.id) if e.kind is EventKind.SHIFTED] == [
+        100
+    ]  # nothing to share with
+
+    backend = local_backend(load_config(stack.repo / "shipyard.yaml"), "production", Home(stack.home))
+    assert httpx.get(backend.router_url("api") + "/health", timeout=5).json() == {"status": "ok"}
+    assert backend.weights("api")[current.colour] == 100
+
+    texts = stack.slack.texts()
+    assert texts[0].startswith(":rocket: production-deploy started: sample-platform")
+    assert texts[1].startswith(":hourglass: Approval needed")
+    assert ": refused by mallory" in texts[2] and ": refused by dana" in texts[3]
+    assert ": approved by alice" in texts[4]
+    assert texts[5].startswith(":white_check_mark: Deployed sample-platform")
+    assert len(texts) == 6, texts  # each once, although the run re-ran from the top three times
+    assert stack.slack.errors == []
+
+    assert stack.github.contexts(sha)["shipyard/pr-checks"] == ["pending", "success"]
+    (deployment,) = [d for d in stack.github.deployments if d["ref"] == sha]
+    assert deployment["environment"] == "production"
+    assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "success"]
+
+
+def test_an_approval_from_the_terminal_with_its_own_traffic_plan(stack: Stack) -> None:
+    previous = stack.ledger().current("production", "api")
+    assert previous is not None, "runs after the first deploy"
+    sha = stack.commit("Release 2")
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    cli = approve(stack, run_id, "--as", "bob", "--reason", "canary first", "--ticket", "CHG-2", "--steps", "25,100")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+    assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
+    ledger = stack.ledger()
+    (approved,) = [d for d in ledger.decisions("production", str(run_id)) if d.kind is DecisionKind.APPROVED]
+    assert (approved.actor, approved.via, approved.ticket) == ("bob", "cli", "CHG-2")
+    current = ledger.current("production", "api")
+    assert current is not None and current.sha == sha and current.colour != previous.colour
+    assert [e.weight for e in ledger.events(current.id) if e.kind is EventKind.SHIFTED] == [25, 100]
+    assert ledger.previous_stable("production", "api") == previous
+    assert any(e.kind is EventKind.SCALED_DOWN for e in ledger.events(previous.id))
+
+
+def approve(stack: Stack, run_id: UUID, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "shipyard.cli", "approve", str(run_id), *args]
+    return subprocess.run(command, env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
+    before = stack.ledger().current("production", "api")
+    sha = stack.commit("Release 3")
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    cli = approve(stack, run_id, "--reject", "--as", "bob", "--reason", "freeze week")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED)
+    assert run.state is not None and run.state.type is StateType.FAILED
+    assert run.state.message == "rejected: freeze week"
+    ledger = stack.ledger()
+    assert [(d.kind, d.actor, d.via) for d in ledger.decisions("production", str(run_id))][-1] == (
+        DecisionKind.REJECTED, "bob", "cli",
+    )  # fmt: skip
+    assert ledger.current("production", "api") == before
+    assert any(": rejected by bob" in t for t in stack.slack.texts())
+
+
+def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -> None:
+    sha = stack.commit("Release 4", timeout_hours=0.003)  # about 11 seconds
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    run = stack.wait(run_id, StateType.FAILED, timeout=120)
+    assert run.state is not None and "never resumed" in (run.state.message or "")
+    deadline = time.monotonic() + 30  # the relay's watcher runs every 2 s here
+    while time.monotonic() < deadline:
+        last = stack.ledger().decisions("production", str(run_id))[-1]
+        if last.kind is DecisionKind.EXPIRED:
+            break
+        time.sleep(0.5)
+    assert (last.kind, last.via) == (DecisionKind.EXPIRED, "timeout")
+    assert last.reason.startswith("rejected: timeout")
+    assert any("expired by timeout" in t for t in stack.slack.texts())
