@@ -32,6 +32,7 @@ from shipyard.sample import commit_all, create_sample_repo
 from tests.capabilities import require_tools
 from tests.deployments.test_webhook_relay import delivery, push
 from tests.support.github_standin import GitHubStandIn, github_standin
+from tests.support.prefect_ui import answer_approval_form
 from tests.support.slack_standin import SlackStandIn, slack_standin
 
 pytestmark = pytest.mark.slow
@@ -301,9 +302,28 @@ def approve(stack: Stack, run_id: UUID, *args: str) -> subprocess.CompletedProce
     return subprocess.run(command, env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
+def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack, tmp_path: Path) -> None:
+    previous = stack.ledger().current("production", "api")
+    sha = stack.commit("Release 3")
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    fields = {"Approver": "alice", "Reason": "read the checks in the UI", "Change Ticket": "CHG-3"}
+    answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)
+    run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+    assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
+    ledger = stack.ledger()
+    last = ledger.decisions("production", str(run_id))[-1]
+    assert (last.kind, last.actor, last.via, last.reason, last.ticket) == (
+        DecisionKind.APPROVED, "alice", "ui", "read the checks in the UI", "CHG-3",
+    )  # fmt: skip
+    current = ledger.current("production", "api")
+    assert current is not None and current.sha == sha and previous is not None and current.id != previous.id
+    assert [e.weight for e in ledger.events(current.id) if e.kind is EventKind.SHIFTED] == [50, 100]
+
+
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
-    sha = stack.commit("Release 3")
+    sha = stack.commit("Release 4")
     run_id = stack.push(sha)
     stack.wait_for_gate(run_id, "approval-1")
     cli = approve(stack, run_id, "--reject", "--as", "bob", "--reason", "freeze week")
@@ -320,7 +340,7 @@ def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: S
 
 
 def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -> None:
-    sha = stack.commit("Release 4", timeout_hours=0.003)  # about 11 seconds
+    sha = stack.commit("Release 5", timeout_hours=0.003)  # about 11 seconds
     run_id = stack.push(sha)
     stack.wait_for_gate(run_id, "approval-1")
     run = stack.wait(run_id, StateType.FAILED, timeout=120)
