@@ -36,6 +36,7 @@ TOOLS = {
     "kubernetes-validate": Tool("kubernetes-validate==1.37.0", "kubernetes-validate"),
     "bandit": Tool("bandit==1.9.4", "bandit"),
     "pip-audit": Tool("pip-audit==2.10.1", "pip-audit"),
+    "locust": Tool("locust==2.47.0", "locust"),
 }
 
 

@@ -137,6 +137,17 @@ def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]
                 f"branches[{index}].environment",
                 f"unknown environment {rule.environment!r}; environments are: {_names(config.environments)}",
             )
+    nightly = config.nightly
+    if nightly.environment is not None and nightly.environment not in config.environments:
+        yield (
+            "nightly.environment",
+            f"unknown environment {nightly.environment!r}; environments are: {_names(config.environments)}",
+        )
+    if nightly.load is not None:
+        if nightly.environment is None:
+            yield "nightly.load", "a load test needs nightly.environment, the environment it runs against"
+        if nightly.load.app not in config.apps:
+            yield "nightly.load.app", f"unknown app {nightly.load.app!r}; apps are: {_names(config.apps)}"
 
 
 def _issue(error: ErrorDetails, data: Any, root: yaml.Node | None) -> ConfigIssue:

@@ -26,7 +26,7 @@ from prefect.exceptions import ObjectAlreadyExists
 from shipyard.config import load_config
 from shipyard.files import free_port
 from shipyard.home import Home
-from shipyard.ledger import DecisionKind, EventKind, Ledger
+from shipyard.ledger import DecisionKind, EventKind, Ledger, ReleaseView
 from shipyard.release.setup import local_backend
 from shipyard.sample import commit_all, create_sample_repo
 from tests.capabilities import require_tools
@@ -139,6 +139,10 @@ class Stack:
         with SyncPrefectClient(self.env["PREFECT_API_URL"]) as client:
             result = client.resume_flow_run(run_id, run_input=form)
         assert result.status.value == "ACCEPT", result.details
+
+    def releases(self) -> list[ReleaseView]:
+        ledger = self.ledger()
+        return [ledger.release(e.release_id) for e in ledger.recent_events("production", "api", limit=50)]
 
     def ledger(self) -> Ledger:
         return Ledger(f"sqlite:///{self.home / 'ledger.db'}")
@@ -321,9 +325,66 @@ def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack
     assert [e.weight for e in ledger.events(current.id) if e.kind is EventKind.SHIFTED] == [50, 100]
 
 
+def test_two_approved_releases_cut_over_one_at_a_time_in_the_order_they_asked(stack: Stack) -> None:
+    older = stack.commit("Release 4a")
+    older_run = stack.push(older)
+    stack.wait_for_gate(older_run, "approval-1")
+    newer = stack.commit("Release 4b")
+    newer_run = stack.push(newer)
+    stack.wait_for_gate(newer_run, "approval-1")
+    stack.resume(older_run, decision="approve", approver="alice", reason="first")
+    deadline = time.monotonic() + 120
+    while not any(r.sha == older for r in stack.releases()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stack.resume(newer_run, decision="approve", approver="bob", reason="second")  # while the older one cuts over
+    for run_id in (older_run, newer_run):
+        run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+        assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
+    ledger = stack.ledger()
+    events = ledger.recent_events("production", "api", limit=200)[::-1]
+    releases = {r.sha: r for r in (ledger.release(e.release_id) for e in events)}
+    first, second = releases[older].id, releases[newer].id
+    (second_started,) = [e.id for e in events if e.release_id == second and e.kind is EventKind.STARTED]
+    (first_promoted,) = [e.id for e in events if e.release_id == first and e.kind is EventKind.PROMOTED]
+    # the older cutover's last step scales its predecessor down; the newer one starts only after that
+    first_done = max(e.id for e in events if e.kind is EventKind.SCALED_DOWN and e.release_id not in (first, second))
+    assert first_promoted < first_done < second_started, "the cutovers interleaved"
+    current = ledger.current("production", "api")
+    assert current is not None and current.sha == newer
+
+
+def test_an_older_release_approved_after_a_newer_one_is_superseded(stack: Stack) -> None:
+    serving = stack.ledger().current("production", "api")
+    older = stack.commit("Release 5a")
+    older_run = stack.push(older)
+    stack.wait_for_gate(older_run, "approval-1")
+    newer = stack.commit("Release 5b")
+    newer_run = stack.push(newer)
+    stack.wait_for_gate(newer_run, "approval-1")
+    stack.resume(newer_run, decision="reject", approver="bob", reason="not this one")
+    stack.wait(newer_run, StateType.FAILED)
+    rejected_newer_does_not_count = stack.ledger().decisions("production", str(older_run))
+    assert [d.kind for d in rejected_newer_does_not_count] == [DecisionKind.REQUESTED]
+    newest = stack.commit("Release 5c")
+    newest_run = stack.push(newest)
+    stack.wait_for_gate(newest_run, "approval-1")
+    stack.resume(newest_run, decision="approve", approver="bob", reason="the fix")
+    stack.wait(newest_run, StateType.COMPLETED)
+    stack.resume(older_run, decision="approve", approver="alice", reason="late approval")
+    run = stack.wait(older_run, StateType.CANCELLED, StateType.COMPLETED, StateType.FAILED)
+    assert run.state is not None and run.state.type is StateType.CANCELLED, run.state
+    assert run.state.message is not None and run.state.message.startswith("superseded by ")
+    ledger = stack.ledger()
+    assert [d.kind for d in ledger.decisions("production", str(older_run))][-1] is DecisionKind.SUPERSEDED
+    current = ledger.current("production", "api")
+    assert current is not None and current.sha == newest and serving is not None
+    assert all(r.sha != older for r in ledger.stable_stack("production", "api"))
+    assert any(t.endswith("superseded") for t in stack.slack.texts())
+
+
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
-    sha = stack.commit("Release 4")
+    sha = stack.commit("Release 6")
     run_id = stack.push(sha)
     stack.wait_for_gate(run_id, "approval-1")
     cli = approve(stack, run_id, "--reject", "--as", "bob", "--reason", "freeze week")
@@ -340,7 +401,7 @@ def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: S
 
 
 def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -> None:
-    sha = stack.commit("Release 5", timeout_hours=0.003)  # about 11 seconds
+    sha = stack.commit("Release 7", timeout_hours=0.003)  # about 11 seconds
     run_id = stack.push(sha)
     stack.wait_for_gate(run_id, "approval-1")
     run = stack.wait(run_id, StateType.FAILED, timeout=120)

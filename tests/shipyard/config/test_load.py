@@ -80,6 +80,23 @@ def test_minimal_config_is_valid() -> None:
         # bad cron
         (('cron: "0 2 * * *"', 'cron: "0 25 * *"'), "shipyard.yaml:24: nightly.cron: expected a 5-field cron"),
         (('cron: "0 2 * * *"', 'cron: "0 25 * * *"'), "shipyard.yaml:24: nightly.cron: expected a 5-field cron"),
+        # the nightly load test: where it runs and against which app
+        (
+            ('cron: "0 2 * * *"', 'cron: "0 2 * * *"\n  environment: staging'),
+            "nightly.environment: unknown environment 'staging'; environments are: production",
+        ),
+        (
+            ('cron: "0 2 * * *"', 'cron: "0 2 * * *"\n  load: {app: api}'),
+            "nightly.load: a load test needs nightly.environment",
+        ),
+        (
+            ('cron: "0 2 * * *"', 'cron: "0 2 * * *"\n  environment: production\n  load: {app: mobile}'),
+            "nightly.load.app: unknown app 'mobile'; apps are: api",
+        ),
+        (
+            ('cron: "0 2 * * *"', 'cron: "0 2 * * *"\n  environment: production\n  load: {app: api, paths: [health]}'),
+            "nightly.load.paths: paths must start with / and hold no comma",
+        ),
         # bad threshold
         (("min: 80", "min: 180"), "shipyard.yaml:13: apps.api.checks.test.coverage.min: expected a value <= 100"),
         (("min: 80", "min: lots"), "shipyard.yaml:13: apps.api.checks.test.coverage.min: expected a number"),

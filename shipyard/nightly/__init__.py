@@ -1,0 +1,1 @@
+"""The nightly suite's own parts: the load test against staging and the report with trends."""
