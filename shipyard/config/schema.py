@@ -279,7 +279,6 @@ class LoadTest(Strict):
 class Nightly(Strict):
     cron: str = Field("0 2 * * *", description="Cron expression for the nightly suite.")
     timezone: Literal["UTC"] = Field("UTC", description="Nightly schedules run in UTC.")
-    branch: str = Field("main", description="Branch whose head the nightly suite tests.")
     environment: str | None = Field(None, description="Environment the load test runs against (e.g. staging).")
     load: LoadTest | None = Field(None, description="Load test settings; none: no load test.")
 

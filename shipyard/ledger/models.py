@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -81,3 +81,26 @@ class DecisionRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     environment: Mapped[EnvironmentRow] = relationship()
+
+
+class NightlyRow(Base):
+    """One night's results: the figures the next nights' reports compare against."""
+
+    __tablename__ = "nightly_runs"
+    __table_args__ = (UniqueConstraint("flow_run_id", name="uq_nightly_runs_flow_run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(200))
+    branch: Mapped[str] = mapped_column(String(200))
+    sha: Mapped[str] = mapped_column(String(64))
+    passed: Mapped[bool]
+    checks_passed: Mapped[int]
+    checks_failed: Mapped[int]
+    checks_unavailable: Mapped[int]
+    load_status: Mapped[str | None] = mapped_column(String(20))
+    load_requests: Mapped[int | None]
+    load_error_rate: Mapped[float | None] = mapped_column(Float)
+    load_p95_ms: Mapped[float | None] = mapped_column(Float)
+    headline: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

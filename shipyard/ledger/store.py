@@ -3,6 +3,7 @@ saying exactly which steps of a release happened."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import InputError
 from shipyard.home import Home
-from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, ReleaseRow
+from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, NightlyRow, ReleaseRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,6 +80,24 @@ class ReleaseView:
     schema_revision: str | None
     created_by: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NightlyView:
+    flow_run_id: str
+    project: str
+    branch: str
+    sha: str
+    passed: bool
+    checks_passed: int
+    checks_failed: int
+    checks_unavailable: int
+    load_status: str | None
+    load_requests: int | None
+    load_error_rate: float | None
+    load_p95_ms: float | None
+    headline: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -287,6 +306,19 @@ class Ledger:
             if flow_run_id is not None:
                 query = query.where(DecisionRow.flow_run_id == flow_run_id)
             return [_decision_view(r, environment) for r in session.scalars(query)]
+
+    def record_nightly(self, night: NightlyView) -> None:
+        """Once per flow run: a re-run of the same run keeps the first record."""
+        with contextlib.suppress(IntegrityError), self._sessions.begin() as session:  # recorded already by this run
+            session.add(NightlyRow(**night.__dict__))
+
+    def nightlies(self, project: str, limit: int = 14) -> list[NightlyView]:
+        """The last nights, oldest first."""
+        with self._sessions() as session:
+            query = select(NightlyRow).where(NightlyRow.project == project).order_by(NightlyRow.id.desc()).limit(limit)
+            rows = list(session.scalars(query))
+        fields = [f for f in NightlyView.__dataclass_fields__ if f != "at"]
+        return [NightlyView(**{f: getattr(r, f) for f in fields}, at=_utc(r.at)) for r in reversed(rows)]
 
     def _decision_by_key(self, key: str) -> DecisionView | None:
         with self._sessions() as session:

@@ -117,3 +117,36 @@ def test_decisions_are_kept_in_order_per_environment_and_recorded_once_per_key(l
     assert first == again
     assert [d.ticket for d in ledger.decisions("staging", flow_run_id="run-2")] == ["CHG-1"]
     assert ledger.decisions("staging", flow_run_id="run-1") == []
+
+
+def test_nightly_results_once_per_run_oldest_first(ledger: Ledger) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shipyard.ledger.store import NightlyView
+
+    start = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    for night in range(3):
+        ledger.record_nightly(
+            NightlyView(
+                f"run-{night}",
+                "demo",
+                "main",
+                f"{night}" * 40,
+                night != 1,
+                10,
+                night,
+                0,
+                "passed",
+                100,
+                0.0,
+                40.0 + night,
+                "ok",
+                start + timedelta(days=night),
+            )
+        )
+    ledger.record_nightly(NightlyView("run-2", "demo", "main", "x" * 40, False, 0, 0, 0, None, None, None, None, "",
+                                      start))  # fmt: skip
+    nights = ledger.nightlies("demo", limit=2)
+    assert [(n.flow_run_id, n.checks_failed, n.load_p95_ms) for n in nights] == [("run-1", 1, 41.0), ("run-2", 2, 42.0)]
+    assert nights[-1].at == start + timedelta(days=2)
+    assert ledger.nightlies("other") == []
