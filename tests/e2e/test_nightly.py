@@ -8,9 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.sorting import FlowRunSort
 
 from shipyard.config import load_config
 from shipyard.files import free_port
@@ -93,13 +96,13 @@ def run_nightly(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[
     return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
-def last_run(env: dict[str, str]) -> object:
+def last_run(env: dict[str, str]) -> FlowRun:
     with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
-        runs = client.read_flow_runs(sort="START_TIME_DESC", limit=20)
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=20)
     return next(r for r in runs if r.name.startswith("nightly"))
 
 
-def report_of(env: dict[str, str], run_id: object) -> str:
+def report_of(env: dict[str, str], run_id: UUID) -> str:
     return (Path(env["SHIPYARD_HOME"]) / "runs" / str(run_id) / "reports" / "nightly.md").read_text()
 
 
@@ -110,8 +113,8 @@ def test_two_nights_load_test_staging_and_the_second_report_compares_with_the_fi
     first = run_nightly(repo, env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     run = last_run(env)
-    assert run.state is not None and run.state.is_completed(), run.state  # type: ignore[attr-defined]
-    report = report_of(env, run.id)  # type: ignore[attr-defined]
+    assert run.state is not None and run.state.is_completed(), run.state
+    report = report_of(env, run.id)
     assert report.startswith("# nightly-demo nightly ") and ": passed" in report.splitlines()[0]
     assert "First night on record" in report
     assert "| api | lint | python3.11 | passed |" in report  # uncached: not "passed (cached)"
@@ -123,9 +126,9 @@ def test_two_nights_load_test_staging_and_the_second_report_compares_with_the_fi
     second = run_nightly(repo, env)
     assert second.returncode == 0, second.stderr[-3000:]
     run = last_run(env)
-    assert run.state is not None and run.state.is_failed()  # type: ignore[attr-defined]
-    assert "load test: p95" in (run.state.message or "")  # type: ignore[attr-defined]
-    report = report_of(env, run.id)  # type: ignore[attr-defined]
+    assert run.state is not None and run.state.is_failed()
+    assert "load test: p95" in (run.state.message or "")
+    report = report_of(env, run.id)
     assert "- result: passed → FAILED" in report
     trend = [line for line in report.splitlines() if line.startswith("| 20")]
     assert len(trend) == 2 and "| passed |" in trend[0] and "| failed |" in trend[1]

@@ -67,8 +67,14 @@ environments:
     approvers: [alice, bob, dana]
     approval_timeout_hours: {timeout}
     database_url_env: PROD_DATABASE_URL
+  staging:
+    target:
+      backend: local
+      ports: {{api: {{router: {s_router}, blue: {s_blue}, green: {s_green}}}}}
+    rollout: {{steps: [100], pause_seconds: 0, min_samples: 1, scale_down_delay_seconds: 1}}
 branches:
   - {{branch: main, environment: production, required: [quality]}}
+  - {{branch: staging, environment: staging, required: [quality]}}
 github: {{repository: example/sample-platform, api_url: "{github}", token_env: GITHUB_TOKEN}}
 notifications:
   slack: {{channel: "#deployments", api_url: "{slack}", token_env: SLACK_BOT_TOKEN}}
@@ -94,24 +100,24 @@ class Stack:
         (self.repo / "CHANGELOG.md").write_text(message + "\n")
         return commit_all(self.repo, message)
 
-    def push(self, sha: str) -> UUID:
-        body = push("main", sha) | {"repository": {"clone_url": str(self.repo), "full_name": "example/sample-platform"}}
+    def push(self, sha: str, branch: str = "main") -> UUID:
+        body = push(branch, sha) | {"repository": {"clone_url": str(self.repo), "full_name": "example/sample-platform"}}
         answer = httpx.post(self.relay + "/github", **delivery("push", body, f"e2e-{sha[:12]}", SECRET.encode()))
         assert answer.status_code == 202, answer.text
-        return self.run_for(sha)
+        return self.run_for(sha, f"{'production' if branch == 'main' else 'staging'}-deploy")
 
-    def run_for(self, sha: str, timeout: float = 60) -> UUID:
+    def run_for(self, sha: str, deployment: str, timeout: float = 60) -> UUID:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with SyncPrefectClient(self.env["PREFECT_API_URL"]) as client:
                 runs = client.read_flow_runs(
-                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["production-deploy"]))
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
                 )
             for run in runs:
                 if run.parameters.get("sha") == sha:
                     return run.id
             time.sleep(0.5)
-        raise AssertionError(f"no production-deploy run for {sha}; worker log:\n{self.log.read_text()[-3000:]}")
+        raise AssertionError(f"no {deployment} run for {sha}; worker log:\n{self.log.read_text()[-3000:]}")
 
     def wait(self, run_id: UUID, *types: StateType, timeout: float = 600) -> FlowRun:
         deadline = time.monotonic() + timeout
@@ -184,6 +190,7 @@ def stack(
         SLACK_BOT_TOKEN=SLACK_TOKEN,
         GITHUB_WEBHOOK_SECRET=SECRET,
         PROD_DATABASE_URL=postgres_server.rsplit("/", 1)[0] + f"/{database}",
+        SHIPYARD_REPO=str(base / "repo"),  # the nightly deployment's repository parameter
     )
     env.pop("SHIPYARD_LEDGER_URL", None)
     with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
@@ -195,7 +202,7 @@ def stack(
     assert registered.returncode == 0, registered.stdout + registered.stderr
     repo = base / "repo"
     create_sample_repo(repo)
-    ports = {"router": free_port(), "blue": free_port(), "green": free_port()}
+    ports = {name: free_port() for name in ("router", "blue", "green", "s_router", "s_blue", "s_green")}
     log = base / "worker.log"
     with github_standin(GITHUB_TOKEN) as github, slack_standin(SLACK_TOKEN, {"#deployments"}) as slack:
         relay_config = base / "relay.yaml"
@@ -226,7 +233,39 @@ def stack(
                 process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(15)
-            local_backend(load_config(relay_config), "production", Home(home)).shutdown("api")
+            for environment in ("production", "staging"):
+                local_backend(load_config(relay_config), environment, Home(home)).shutdown("api")
+
+
+def test_prefect_deploy_registers_the_five_deployments_and_the_nightly_cron_in_utc(stack: Stack) -> None:
+    prefect = str(Path(sys.executable).parent / "prefect")
+    wide = dict(stack.env, COLUMNS="200")
+    listed = subprocess.run([prefect, "deployment", "ls"], env=wide, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    for name in ("pr-checks", "staging-deploy", "production-deploy", "nightly", "rollback"):
+        assert f"{name}/{name}" in listed.stdout, listed.stdout
+    with SyncPrefectClient(stack.env["PREFECT_API_URL"]) as client:
+        nightly = client.read_deployment_by_name("nightly/nightly")
+    ((schedule),) = [s.schedule for s in nightly.schedules]
+    assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "UTC")  # type: ignore[union-attr]
+    assert nightly.parameters == {"repo": str(stack.repo), "branch": "main"}
+
+
+def test_a_push_to_staging_deploys_without_approval(stack: Stack) -> None:
+    sha = stack.commit("Staging 1")
+    run_id = stack.push(sha, branch="staging")
+    run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.PAUSED)
+    assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
+    ledger = stack.ledger()
+    current = ledger.current("staging", "api")
+    assert current is not None and current.sha == sha
+    assert ledger.decisions("staging") == []  # no gate
+    backend = local_backend(load_config(stack.repo / "shipyard.yaml"), "staging", Home(stack.home))
+    assert httpx.get(backend.router_url("api") + "/health", timeout=5).json() == {"status": "ok"}
+    texts = [t for t in stack.slack.texts() if "to staging" in t]
+    assert texts[0].startswith(":rocket: staging-deploy started") and texts[-1].startswith(
+        ":white_check_mark: Deployed"
+    )
 
 
 def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack) -> None:
@@ -266,7 +305,7 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
     assert httpx.get(backend.router_url("api") + "/health", timeout=5).json() == {"status": "ok"}
     assert backend.weights("api")[current.colour] == 100
 
-    texts = stack.slack.texts()
+    texts = [t for t in stack.slack.texts() if "to production" in t]
     assert texts[0].startswith(":rocket: production-deploy started: sample-platform")
     assert texts[1].startswith(":hourglass: Approval needed")
     assert ": refused by mallory" in texts[2] and ": refused by dana" in texts[3]
