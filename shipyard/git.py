@@ -54,7 +54,12 @@ def export(workspace: Path, sha: str, paths: list[str], dest: Path) -> None:
         archive = Path(tmp) / "export.tar"
         git("archive", "--format=tar", "-o", str(archive), sha, "--", *paths, cwd=workspace, what="export")
         with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+            # Python before 3.11.4 (Debian 12's 3.11.2 in the worker image) has no extraction filters; git archive
+            # writes no absolute paths or '..' members, so only the filter's extra checks are lost there.
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:
+                tar.extractall(dest)
 
 
 @contextmanager

@@ -98,6 +98,20 @@ def images_bootstrap(force: Annotated[bool, typer.Option(help="Rebuild existing 
     out.print(f"created: {', '.join(created)}" if created else "every base image is already there", highlight=False)
 
 
+@images_app.command("worker")
+def images_worker() -> None:
+    """Build the image Docker work-pool flow runs execute in (Shipyard installed on the local Python builder)."""
+    from shipyard.images.worker import build_worker_image
+    from tasks.images import docker_api
+
+    api = docker_api()
+    if isinstance(api, str):
+        err.print(f"error: {api}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_ERROR)
+    tag = _guard(lambda: build_worker_image(api))
+    out.print(f"built {tag}; infra/work-pools/docker.json runs flows in it", highlight=False)
+
+
 @webhook_app.command("serve")
 def webhook_serve(
     config: Annotated[Path, typer.Option(help="shipyard.yaml of the default branch (its branch rules route)")],

@@ -1,0 +1,17 @@
+# The image Docker work-pool flow runs execute in: Shipyard and its flows installed, git for checkouts, Python 3.11
+# (the sample's Python toolchain). Built by `shipyard images worker` from a context holding only Shipyard's source.
+ARG PYTHON_BUILDER=shipyard/python-builder:3.11
+FROM ${PYTHON_BUILDER}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/shipyard
+COPY pyproject.toml README.md prefect.yaml ./
+COPY shipyard/ shipyard/
+COPY flows/ flows/
+COPY tasks/ tasks/
+COPY deployments/ deployments/
+RUN python3 -m venv /opt/shipyard/venv \
+    && /opt/shipyard/venv/bin/pip install --no-cache-dir . \
+    && git config --system --add safe.directory '*'
+ENV PATH=/opt/shipyard/venv/bin:$PATH PYTHONUNBUFFERED=1 SHIPYARD_SOURCE=/opt/shipyard SHIPYARD_HOME=/tmp/shipyard
