@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 4200
 DEMO_REPO ?= .shipyard/demo/sample-platform
+DEMO_APPROVE ?= auto
 API_URL := http://127.0.0.1:$(PORT)/api
 PYTEST_ARGS ?=
 
@@ -19,14 +20,17 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## demo: start a local Prefect server (SQLite) if none runs, then run pr-checks on the sample platform
+## demo: a local Prefect server (SQLite) if none runs; pr-checks on the sample platform; the five deployments
+## registered and a process worker; staging deploy; production deploy suspended for approval (approved by the demo
+## unless DEMO_APPROVE=manual), then a second release blue-green with traffic steps; `shipyard status production`
 demo: install
 	$(BIN)/shipyard server up --port $(PORT)
 	rm -rf $(DEMO_REPO) && mkdir -p $(DEMO_REPO)
 	@sha=$$($(BIN)/shipyard sample create $(DEMO_REPO)) && \
 	  echo "Sample platform committed at $$sha in $(DEMO_REPO)" && \
 	  PREFECT_API_URL=$(API_URL) $(BIN)/shipyard run pr-checks --repo $(DEMO_REPO) --sha $$sha
-	@echo "See the run in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
+	PREFECT_API_URL=$(API_URL) $(BIN)/python -m deployments.demo --repo $(DEMO_REPO) --approve $(DEMO_APPROVE)
+	@echo "See the runs in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
 
 ## test: lint, type-check and the whole test suite (slow end-to-end tests included)
 test: install lint

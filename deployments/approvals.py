@@ -79,3 +79,15 @@ def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier |
                     slack.post(messages.decided(candidate, "expired", "timeout", "timeout", reason))
                 recorded.append(asked.flow_run_id)
     return recorded
+
+
+def sweep_once(config: PipelineConfig) -> list[str]:
+    """One watcher pass with the ledger and Slack of this machine (the relay's background process, the CLI)."""
+    from tasks.slack import slack_notifier
+
+    ledger = Ledger()
+    ledger.migrate()
+    try:
+        return sweep_expired(config, ledger, slack_notifier(config))
+    finally:
+        ledger.close()

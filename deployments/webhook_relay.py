@@ -1,6 +1,7 @@
-"""The GitHub webhook relay: verify → route by the branch rules → spool to disk → 202; a dispatcher thread turns
-spooled deliveries into flow runs (created from the deployment, keyed by the delivery id). GitHub gets its answer in
-milliseconds, whatever Prefect is doing.
+"""The GitHub webhook relay: verify → route by the branch rules → spool to disk → 202; a dispatcher turns spooled
+deliveries into flow runs (created from the deployment, keyed by the delivery id). GitHub gets its answer in
+milliseconds, whatever Prefect is doing: the dispatcher and the approval watcher run in a process of their own, so
+the Prefect client's work never holds the interpreter lock the acknowledgements need.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
 import re
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -54,25 +56,15 @@ class PrefectDispatch:
 
 
 class Dispatcher:
-    """Drains the spool in the background; a failed dispatch is retried with backoff, never dropped."""
+    """Drains the spool; a failed dispatch is retried with backoff, never dropped."""
 
-    def __init__(self, spool: Spool, dispatch: Dispatch) -> None:
+    def __init__(self, spool: Spool, dispatch: Dispatch, wake: Any = None) -> None:
         self.spool = spool
         self.dispatch = dispatch
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
+        self.wake = wake or threading.Event()  # a multiprocessing.Event when the relay runs it in its own process
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self, stop: Any) -> None:
+        while not stop.is_set():
             due = self.spool.due()
             for pending in due:
                 try:
@@ -83,6 +75,59 @@ class Dispatcher:
             if not due:
                 self.wake.wait(0.5)
                 self.wake.clear()
+
+
+class InThread:
+    """The dispatcher on a thread of the relay (tests inject their own dispatch this way)."""
+
+    def __init__(self, spool: Spool, dispatch: Dispatch) -> None:
+        self.dispatcher = Dispatcher(spool, dispatch)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.dispatcher.run, args=(self._stop,), daemon=True)
+
+    def wake(self) -> None:
+        self.dispatcher.wake.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake()
+        self._thread.join(10)
+
+
+class OwnProcess:
+    """The dispatcher (Prefect) and the approval watcher (every watch_interval seconds) in a child process."""
+
+    def __init__(self, spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._wake = context.Event()
+        self._stop = context.Event()
+        self._process = context.Process(
+            target=_background, args=(spool, config, watch_interval, self._wake, self._stop), daemon=True
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._process.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._process.join(15)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _background(spool: Path, config: PipelineConfig, watch_interval: float | None, wake: Any, stop: Any) -> None:
+    if watch_interval:
+        from deployments.approvals import sweep_once
+
+        Every(watch_interval, lambda: sweep_once(config)).start()
+    Dispatcher(Spool(spool), PrefectDispatch(), wake).run(stop)
 
 
 class Every:
@@ -114,12 +159,11 @@ def create_app(
     secret: bytes,
     spool: Spool,
     dispatch: Dispatch | None = None,
-    watch: Callable[[], object] | None = None,
-    watch_interval: float = 30.0,
+    watch_interval: float | None = 30.0,
 ) -> Starlette:
-    """`watch` (the approval watcher) runs every watch_interval seconds beside the dispatcher."""
-    dispatcher = Dispatcher(spool, dispatch or PrefectDispatch())
-    watcher = Every(watch_interval, watch) if watch else None
+    """Without `dispatch`, deliveries go to Prefect from a process of their own, where the approval watcher also
+    runs every watch_interval seconds (None: no watcher)."""
+    background = InThread(spool, dispatch) if dispatch else OwnProcess(spool.path, config, watch_interval)
 
     async def github(request: Request) -> JSONResponse:
         try:
@@ -137,7 +181,7 @@ def create_app(
         if isinstance(outcome, Ignored):
             return JSONResponse({"ignored": outcome.why}, status_code=202)
         added = spool.add(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
-        dispatcher.wake.set()
+        background.wake()
         return JSONResponse(
             {"queued": outcome.deployment, "why": outcome.why, "delivery": delivery, "redelivery": not added},
             status_code=202,
@@ -148,15 +192,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        dispatcher.start()
-        if watcher:
-            watcher.start()
+        background.start()
         try:
             yield
         finally:
-            dispatcher.stop()
-            if watcher:
-                watcher.stop()
+            background.stop()
 
     return Starlette(
         routes=[Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])],

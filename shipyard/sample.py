@@ -26,7 +26,7 @@ def create_sample_repo(dest: Path, variant: str | None = None, branch: str = "ma
     shutil.copytree(EXAMPLES / "platform", dest, dirs_exist_ok=True)
     for folder in SAMPLE_INFRA:
         # base/ holds Shipyard's own base-image recipes (images bootstrap), not the platform's Dockerfiles
-        ignore = shutil.ignore_patterns("base")
+        ignore = shutil.ignore_patterns("base", "shipyard")  # Shipyard's own images are not the platform's
         shutil.copytree(ROOT / "infra" / folder, dest / "infra" / folder, dirs_exist_ok=True, ignore=ignore)
     if variant is not None:
         overlay = EXAMPLES / "variants" / variant

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -24,6 +27,7 @@ from shipyard.pipeline.candidate import Candidate
 from shipyard.release import setup
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.package import package
+from shipyard.release.rollout import Decision, Step
 from tasks.once import remembered
 from tasks.policy import BACKOFF, JITTER, retry_unless
 
@@ -68,7 +72,7 @@ def blue_green(config: PipelineConfig, request: ReleaseRequest, steps: list[int]
         setup.backend_for(config, request.environment, Home.from_env()),
         spec,
         setup.smoke_checks(config, request.app),
-        on_step=lambda d: logger.info("%s %s: %s", request.app, d.step.value, d.reason),
+        on_step=StepLog(logger, request.app),
     )
     name = cutover_limit(request.environment, request.app)
     with concurrency(name, occupy=1, strict=True, lease_duration=CUTOVER_LEASE_SECONDS):
@@ -80,6 +84,22 @@ def blue_green(config: PipelineConfig, request: ReleaseRequest, steps: list[int]
         "succeeded": "yes" if outcome.succeeded else "no",
         "reason": outcome.reason,
     }
+
+
+class StepLog:
+    """Logs each engine step; a run of waits (every poll) only when its reason changes or every 10 s."""
+
+    def __init__(self, logger: Any, app: str, every: float = 10.0) -> None:
+        self.logger, self.app, self.every = logger, app, every
+        self._last: tuple[str, float] = ("", 0.0)
+
+    def __call__(self, decision: Decision) -> None:
+        kind = re.sub(r"\d+", "#", decision.reason) if decision.step is Step.WAIT else decision.reason
+        now = time.monotonic()
+        if decision.step is Step.WAIT and kind == self._last[0] and now - self._last[1] < self.every:
+            return
+        self._last = (kind, now)
+        self.logger.info("%s %s: %s", self.app, decision.step.value, decision.reason)
 
 
 def cutover_limit(environment: str, app: str) -> str:

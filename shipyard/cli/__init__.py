@@ -133,7 +133,7 @@ def webhook_serve(
     pipeline = _guard(lambda: load_config(config))
     spool = Spool(spool_path(Home.from_env().root))
     out.print(f"webhook relay on http://{host}:{port}/github (health: /health)", highlight=False)
-    relay = create_app(pipeline, secret.encode(), spool, watch=lambda: _sweep(pipeline), watch_interval=watch_seconds)
+    relay = create_app(pipeline, secret.encode(), spool, watch_interval=watch_seconds)
     uvicorn.run(relay, host=host, port=port, log_level="warning")
 
 
@@ -161,19 +161,11 @@ def approvals_command(
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
 ) -> None:
     """Record approvals nobody gave in time as expired (the relay does this every 30 s)."""
+    from deployments.approvals import sweep_once
+
     pipeline = _guard(lambda: load_config(config))
-    recorded = _guard(lambda: _sweep(pipeline))
+    recorded = _guard(lambda: sweep_once(pipeline))
     out.print(f"{len(recorded)} expired approval(s) recorded: {', '.join(recorded) or '-'}", highlight=False)
-
-
-def _sweep(pipeline: Any) -> list[str]:
-    from deployments.approvals import sweep_expired
-    from shipyard.ledger import Ledger
-    from tasks.slack import slack_notifier
-
-    ledger = Ledger()
-    ledger.migrate()
-    return sweep_expired(pipeline, ledger, slack_notifier(pipeline))
 
 
 def _steps(text: str | None) -> list[int] | None:

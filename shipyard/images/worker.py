@@ -25,6 +25,6 @@ def build_worker_image(api: Any, tag: str = WORKER_IMAGE) -> str:
                 shutil.copytree(source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy(source, context / name)
-        shutil.copy(ROOT / "infra" / "docker" / "shipyard-worker.Dockerfile", context / "Dockerfile")
+        shutil.copy(ROOT / "infra" / "docker" / "shipyard" / "worker.Dockerfile", context / "Dockerfile")
         engine.build(api, context, "Dockerfile", tag, {}, timeout=1200)
     return tag

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,10 @@ def test_a_pr_checks_run_executes_in_a_container_of_the_docker_pool(
 ) -> None:
     require_tools("git")
     build_worker_image(docker_engine)
-    repo = tmp_path / "repo"
+    # flow runs execute as UID 1001: the repository must be readable by others (pytest's tmp folders are not)
+    shared = Path(tempfile.mkdtemp(prefix="shipyard-docker-pool-"))
+    shared.chmod(0o755)
+    repo = shared / "repo"
     sha = create_sample_repo(repo)
     template = json.loads((ROOT / "infra" / "work-pools" / "docker.json").read_text())
     api = shipyard_env["PREFECT_API_URL"]
@@ -70,6 +75,7 @@ def test_a_pr_checks_run_executes_in_a_container_of_the_docker_pool(
         logs = docker_engine.logs(container["Id"]).decode()
     finally:
         docker_engine.remove_container(container["Id"], force=True)
+        shutil.rmtree(shared, ignore_errors=True)
     assert state.type is StateType.COMPLETED, f"{state}\n{log.read_text()[-3000:]}\n{logs[-3000:]}"
     assert "check api/lint/python3.11" in logs
 

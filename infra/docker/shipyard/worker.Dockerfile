@@ -1,5 +1,5 @@
 # The image Docker work-pool flow runs execute in: Shipyard and its flows installed, git for checkouts, Python 3.11
-# (the sample's Python toolchain). Built by `shipyard images worker` from a context holding only Shipyard's source.
+# (the sample's Python toolchain). Built by `shipyard images worker` from a context holding only Shipyard's source; not part of the sample.
 ARG PYTHON_BUILDER=shipyard/python-builder:3.11
 FROM ${PYTHON_BUILDER}
 RUN apt-get update \
@@ -14,4 +14,7 @@ COPY deployments/ deployments/
 RUN python3 -m venv /opt/shipyard/venv \
     && /opt/shipyard/venv/bin/pip install --no-cache-dir . \
     && git config --system --add safe.directory '*'
-ENV PATH=/opt/shipyard/venv/bin:$PATH PYTHONUNBUFFERED=1 SHIPYARD_SOURCE=/opt/shipyard SHIPYARD_HOME=/tmp/shipyard
+ENV PATH=/opt/shipyard/venv/bin:$PATH PYTHONUNBUFFERED=1 SHIPYARD_SOURCE=/opt/shipyard SHIPYARD_HOME=/tmp/shipyard \
+    HOME=/tmp
+# Flow runs need no root: everything they write goes under /tmp (SHIPYARD_HOME, caches); the source is read-only.
+USER 1001:1001
