@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import re
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_s
 Dispatch = Callable[[Pending], str]  # returns the flow run id
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_RETRY_SECONDS = 60.0
+POLL_SECONDS = 0.2
 LOG = logging.getLogger("shipyard.webhook_relay")
 
 
@@ -58,12 +60,13 @@ class PrefectDispatch:
 class Dispatcher:
     """Drains the spool; a failed dispatch is retried with backoff, never dropped."""
 
-    def __init__(self, spool: Spool, dispatch: Dispatch, wake: Any = None) -> None:
+    def __init__(self, spool: Spool, dispatch: Dispatch, poll: float = 0.5) -> None:
         self.spool = spool
         self.dispatch = dispatch
-        self.wake = wake or threading.Event()  # a multiprocessing.Event when the relay runs it in its own process
+        self.poll = poll
+        self.wake = threading.Event()
 
-    def run(self, stop: Any) -> None:
+    def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             due = self.spool.due()
             for pending in due:
@@ -73,7 +76,7 @@ class Dispatcher:
                     retry = min(2.0 ** (pending.attempts + 1), MAX_RETRY_SECONDS)
                     self.spool.failed(pending.delivery, f"{type(exc).__name__}: {exc}", retry)
             if not due:
-                self.wake.wait(0.5)
+                self.wake.wait(self.poll)
                 self.wake.clear()
 
 
@@ -98,36 +101,36 @@ class InThread:
 
 
 class OwnProcess:
-    """The dispatcher (Prefect) and the approval watcher (every watch_interval seconds) in a child process."""
+    """The dispatcher (Prefect) and the approval watcher (every watch_interval seconds) in a child process, which
+    finds new deliveries by polling the spool (no shared locks between the processes) and stops on SIGTERM after
+    the dispatch in progress."""
 
     def __init__(self, spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:
         context = multiprocessing.get_context("spawn")
-        self._wake = context.Event()
-        self._stop = context.Event()
-        self._process = context.Process(
-            target=_background, args=(spool, config, watch_interval, self._wake, self._stop), daemon=True
-        )
+        self._process = context.Process(target=_background, args=(spool, config, watch_interval), daemon=True)
 
     def wake(self) -> None:
-        self._wake.set()
+        pass  # the child polls every POLL_SECONDS
 
     def start(self) -> None:
         self._process.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self._process.terminate()
         self._process.join(15)
         if self._process.is_alive():
             self._process.kill()
 
 
-def _background(spool: Path, config: PipelineConfig, watch_interval: float | None, wake: Any, stop: Any) -> None:
+def _background(spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
     if watch_interval:
         from deployments.approvals import sweep_once
 
         Every(watch_interval, lambda: sweep_once(config)).start()
-    Dispatcher(Spool(spool), PrefectDispatch(), wake).run(stop)
+    Dispatcher(Spool(spool), PrefectDispatch(), poll=POLL_SECONDS).run(stop)
 
 
 class Every:

@@ -18,7 +18,7 @@ class Recorder:
 
 def test_waits_are_logged_when_their_reason_changes_or_every_ten_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter([0.0, 0.5, 1.0, 1.5, 2.0, 12.5, 13.0])
-    monkeypatch.setattr(deploy.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr("tasks.deploy.time.monotonic", lambda: next(clock))
     recorder = Recorder()
     log = deploy.StepLog(recorder, "api")
     log(Decision(Step.SHIFT, "shift traffic 0% -> 10%", 10))
