@@ -421,6 +421,28 @@ def test_an_older_release_approved_after_a_newer_one_is_superseded(stack: Stack)
     assert any(t.endswith("superseded") for t in stack.slack.texts())
 
 
+def test_a_release_failing_its_smoke_tests_rolls_back_and_the_previous_one_keeps_serving(stack: Stack) -> None:
+    before = stack.ledger().current("production", "api")
+    main = stack.repo / "apps" / "api" / "api" / "main.py"
+    healthy = main.read_text()
+    main.write_text(healthy.replace('return {"status": "ok"}', 'return {"status": "degraded"}'))
+    sha = stack.commit("Release 5d: /health says degraded")
+    main.write_text(healthy)
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    stack.resume(run_id, decision="approve", approver="alice", reason="looks fine")
+    run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED)
+    assert run.state is not None and run.state.type is StateType.FAILED, run.state
+    assert (run.state.message or "").startswith("rolled back: api:") and "smoke" in (run.state.message or "")
+    ledger = stack.ledger()
+    assert ledger.current("production", "api") == before
+    backend = local_backend(load_config(stack.repo / "shipyard.yaml"), "production", Home(stack.home))
+    assert httpx.get(backend.router_url("api") + "/health", timeout=5).json() == {"status": "ok"}
+    assert any(t.startswith(":rotating_light: api rolled back in production") for t in stack.slack.texts())
+    (deployment,) = [d for d in stack.github.deployments if d["ref"] == sha]
+    assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "failure"]
+
+
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
     sha = stack.commit("Release 6")
@@ -454,3 +476,21 @@ def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -
     assert (last.kind, last.via) == (DecisionKind.EXPIRED, "timeout")
     assert last.reason.startswith("rejected: timeout")
     assert any("expired by timeout" in t for t in stack.slack.texts())
+
+
+def test_the_rollback_deployment_puts_the_previous_stable_release_back(stack: Stack) -> None:
+    ledger = stack.ledger()
+    current, previous = ledger.current("production", "api"), ledger.previous_stable("production", "api")
+    assert current is not None and previous is not None
+    parameters = {"repo": str(stack.repo), "environment": "production", "app": "api", "actor": "carol",
+                  "reason": "error budget burning"}  # fmt: skip
+    with SyncPrefectClient(stack.env["PREFECT_API_URL"]) as client:
+        deployment = client.read_deployment_by_name("rollback/rollback")
+        run = client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
+    final = stack.wait(run.id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+    assert final.state is not None and final.state.type is StateType.COMPLETED, final.state
+    restored = stack.ledger().current("production", "api")
+    assert restored is not None and restored.id == previous.id
+    rolled = [e for e in stack.ledger().events(current.id) if e.kind is EventKind.ROLLED_BACK]
+    assert rolled and rolled[-1].actor == "carol" and rolled[-1].reason.startswith("error budget burning")
+    assert any(t.startswith(f":rewind: api in production: {previous.version} is back") for t in stack.slack.texts())
