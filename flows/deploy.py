@@ -18,6 +18,7 @@ from prefect.states import Cancelled, Failed
 from flows.approval_gate import approval_gate
 from flows.pr_checks import pr_checks
 from shipyard import git
+from shipyard.checks.report import ChecksFailed
 from shipyard.config.schema import PipelineConfig
 from shipyard.images.tags import release_version
 from shipyard.ledger import DecisionKind, Ledger
@@ -43,7 +44,7 @@ def staging_deploy(
     try:
         config = read_config(workspace, config_ref or full_sha)
         slack = slack_notifier(config)
-        prepared = prepare(config, repo, workspace, full_sha, config_ref, branch, environment)
+        prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
         candidate = _candidate(config, prepared, full_sha, branch, environment)
         notify(slack, messages.started(candidate, "staging-deploy"), "started")
         outcomes = _cutover(config, candidate, prepared, steps=None, actor="staging-deploy", why=f"push to {branch}")
@@ -62,7 +63,7 @@ def production_deploy(
     try:
         config = read_config(workspace, config_ref or full_sha)
         slack, github = slack_notifier(config), github_client(config, None)
-        prepared = prepare(config, repo, workspace, full_sha, config_ref, branch, environment)
+        prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
         candidate = _candidate(config, prepared, full_sha, branch, environment)
         notify(slack, messages.started(candidate, "production-deploy"), "started")
         ledger = _ledger()
@@ -108,6 +109,27 @@ def prepare(
         }
 
     return remembered("prepared", work)
+
+
+def _prepare_or_tell(
+    slack: Any,
+    config: PipelineConfig,
+    repo: str,
+    workspace: str,
+    sha: str,
+    config_ref: str | None,
+    branch: str,
+    environment: str,
+) -> dict[str, Any]:
+    """prepare(), and when the checks stop the release there, Slack hears it before the run fails."""
+    try:
+        return prepare(config, repo, workspace, sha, config_ref, branch, environment)
+    except ChecksFailed as exc:
+        candidate = Candidate(
+            config.project, environment, "", sha, branch, "", (), run_url=flow_run.get_flow_run_ui_url()
+        )
+        notify(slack, messages.failed(candidate, f"checks did not pass: {exc}"), "checks-failed")
+        raise
 
 
 def _cutover(

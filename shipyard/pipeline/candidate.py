@@ -21,7 +21,8 @@ class Candidate:
 
     @property
     def title(self) -> str:
-        return f"{self.project} {self.version} ({self.sha[:12]}) to {self.environment}"
+        version = f"{self.version} " if self.version else ""
+        return f"{self.project} {version}({self.sha[:12]}) to {self.environment}"
 
     def describe(self, approvers: list[str], timeout_hours: float, command: str) -> str:
         """Markdown for the approval form: what would ship, what passed, who may decide, how to decide elsewhere."""

@@ -443,6 +443,22 @@ def test_a_release_failing_its_smoke_tests_rolls_back_and_the_previous_one_keeps
     assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "failure"]
 
 
+def test_a_commit_failing_its_checks_never_asks_for_approval_and_slack_hears_why(stack: Stack) -> None:
+    main = stack.repo / "apps" / "api" / "api" / "main.py"
+    clean = main.read_text()
+    main.write_text("import os  # unused: ruff fails\n" + clean)
+    sha = stack.commit("Release 5e: lint error")
+    main.write_text(clean)
+    run_id = stack.push(sha)
+    run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED, StateType.PAUSED)
+    assert run.state is not None and run.state.type is StateType.FAILED, run.state
+    assert stack.ledger().decisions("production", str(run_id)) == []
+    (text,) = [t for t in stack.slack.texts() if sha[:12] in t]
+    assert text == f":x: sample-platform ({sha[:12]}) to production failed"
+    blocks = str([m["blocks"] for m in stack.slack.messages if m["text"] == text])
+    assert "checks did not pass" in blocks and "api/lint/python3.11" in blocks
+
+
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
     sha = stack.commit("Release 6")
