@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
 from prefect.flow_runs import resume_flow_run
-from prefect.input.actions import create_flow_run_input
+from prefect.input.actions import create_flow_run_input, delete_flow_run_input
 
 from flows.approval_gate import VIA_KEY
 from shipyard.clients.slack import SlackNotifier
@@ -48,7 +48,8 @@ def answer(
         form["traffic_steps"] = steps
     try:
         resume_flow_run(flow_run_id, run_input=form)
-    except RuntimeError as exc:  # the server validated the form against the run's schema and refused it
+    except (RuntimeError, FlowPauseTimeout) as exc:  # the form failed the run's schema, or the gate expired
+        delete_flow_run_input(VIA_KEY.format(pause_key=key), flow_run_id=flow_run_id)  # a later UI answer is not ours
         raise InputError(f"flow run {run_id} refused the answer: {exc}") from None
     return key
 

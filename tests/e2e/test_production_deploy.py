@@ -151,7 +151,9 @@ class Stack:
         return [ledger.release(e.release_id) for e in ledger.recent_events("production", "api", limit=50)]
 
     def ledger(self) -> Ledger:
-        return Ledger(f"sqlite:///{self.home / 'ledger.db'}")
+        ledger = Ledger(f"sqlite:///{self.home / 'ledger.db'}")
+        ledger.migrate()  # a test run on its own may read before any flow wrote
+        return ledger
 
 
 def processes_of(run_id: UUID) -> list[int]:
@@ -492,6 +494,8 @@ def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -
     assert (last.kind, last.via) == (DecisionKind.EXPIRED, "timeout")
     assert last.reason.startswith("rejected: timeout")
     assert any("expired by timeout" in t for t in stack.slack.texts())
+    late = approve(stack, run_id, "--as", "alice", "--reason", "sorry, late")
+    assert late.returncode == 2 and "is not waiting for an approval (it is Failed)" in late.stderr
 
 
 def test_the_rollback_deployment_puts_the_previous_stable_release_back(stack: Stack) -> None:
