@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +23,7 @@ from shipyard.home import Home
 from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, NightlyRow, ReleaseRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+V = TypeVar("V")
 
 
 class EventKind(StrEnum):
@@ -180,11 +182,8 @@ class Ledger:
         idempotency_key: str | None = None,
     ) -> EventView:
         """Append one event; with an idempotency key, a repeat returns the first event instead of adding one."""
-        if idempotency_key is not None:
-            existing = self._by_key(idempotency_key)
-            if existing is not None:
-                return existing
-        try:
+
+        def insert() -> EventView:
             with self._sessions.begin() as session:
                 if session.get(ReleaseRow, release_id) is None:
                     raise InputError(f"no release with id {release_id} in the ledger")
@@ -192,11 +191,8 @@ class Ledger:
                 session.add(row)
                 session.flush()
                 return _event_view(row)
-        except IntegrityError:
-            existing = self._by_key(idempotency_key) if idempotency_key else None
-            if existing is None:
-                raise
-            return existing  # a concurrent writer recorded it first
+
+        return _once(idempotency_key, self._by_key, insert)
 
     def release(self, release_id: int) -> ReleaseView:
         with self._sessions() as session:
@@ -265,10 +261,9 @@ class Ledger:
         idempotency_key: str | None = None,
     ) -> DecisionView:
         """Record a decision; with an idempotency key a repeat (a resumed run re-running its gate) returns the first."""
-        if idempotency_key is not None and (existing := self._decision_by_key(idempotency_key)) is not None:
-            return existing
-        now = _now()
-        try:
+
+        def insert() -> DecisionView:
+            now = _now()
             with self._sessions.begin() as session:
                 env = self._environment(session, environment, now)
                 row = DecisionRow(
@@ -288,11 +283,8 @@ class Ledger:
                 session.add(row)
                 session.flush()
                 return _decision_view(row, environment)
-        except IntegrityError:
-            existing = self._decision_by_key(idempotency_key) if idempotency_key else None
-            if existing is None:
-                raise
-            return existing
+
+        return _once(idempotency_key, self._decision_by_key, insert)
 
     def decisions(self, environment: str, flow_run_id: str | None = None) -> list[DecisionView]:
         """Decisions in the order they were made."""
@@ -338,6 +330,19 @@ class Ledger:
             session.add(env)
             session.flush()
         return env
+
+
+def _once(key: str | None, find: Callable[[str], V | None], insert: Callable[[], V]) -> V:
+    """insert() once per idempotency key: a repeat, or a concurrent writer that got there first, returns theirs."""
+    if key is not None and (existing := find(key)) is not None:
+        return existing
+    try:
+        return insert()
+    except IntegrityError:
+        existing = find(key) if key is not None else None
+        if existing is None:
+            raise
+        return existing
 
 
 def _event(
