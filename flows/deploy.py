@@ -7,7 +7,6 @@ rollback) is the release engine's; these flows put it behind the checks and the 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from shipyard.release.engine import ReleaseRequest
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
 from tasks.github import github_client
 from tasks.once import remembered
-from tasks.repo import checkout, read_config
+from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
 
@@ -39,9 +38,7 @@ def staging_deploy(
     repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
 ) -> Any:
     """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
-    run_id = str(flow_run.get_id())
-    workspace, full_sha = checkout(repo, sha, run_id)
-    try:
+    with checked_out(repo, sha, str(flow_run.get_id())) as (workspace, full_sha):
         config = read_config(workspace, config_ref or full_sha)
         slack = slack_notifier(config)
         prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
@@ -49,8 +46,6 @@ def staging_deploy(
         notify(slack, messages.started(candidate, "staging-deploy"), "started")
         outcomes = _cutover(config, candidate, prepared, steps=None, actor="staging-deploy", why=f"push to {branch}")
         return _report(slack, None, candidate, outcomes)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
 
 
 @flow(name="production-deploy", flow_run_name="{environment} {sha:.12}")
@@ -59,8 +54,7 @@ def production_deploy(
 ) -> Any:
     """Checks, then an approval in the Prefect UI (the run is suspended meanwhile), then the blue-green."""
     run_id = str(flow_run.get_id())
-    workspace, full_sha = checkout(repo, sha, run_id)
-    try:
+    with checked_out(repo, sha, run_id) as (workspace, full_sha):
         config = read_config(workspace, config_ref or full_sha)
         slack, github = slack_notifier(config), github_client(config, None)
         prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
@@ -78,8 +72,6 @@ def production_deploy(
         deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
         outcomes = _cutover(config, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
         return _report(slack, github, candidate, outcomes)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
 
 
 def prepare(

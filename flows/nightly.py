@@ -3,7 +3,6 @@ against the nightly environment â†’ report with trends against the last nights â
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,7 @@ from shipyard.nightly.load import LoadVerdict
 from shipyard.nightly.report import render
 from shipyard.pipeline import messages
 from tasks.nightly import publish_report, run_load_test
-from tasks.repo import checkout, read_config
+from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
 SUITE = ["quality", "security", "database"]
@@ -31,11 +30,8 @@ SUITE = ["quality", "security", "database"]
 def nightly(repo: str, branch: str = "main") -> Any:
     """repo: the repository to test; branch: whose head (its branch rule decides which checks are required)."""
     run_id = str(flow_run.get_id())
-    workspace, sha = checkout(repo, f"origin/{branch}", run_id)
-    try:
+    with checked_out(repo, f"origin/{branch}", run_id) as (workspace, sha):
         config = read_config(workspace, sha)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     reports = str(Home.from_env().reports(run_id))
     summary, headline = full_suite(repo, sha, branch)
     load = run_load_test(config, reports)

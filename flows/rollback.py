@@ -3,8 +3,6 @@ release (from the ledger) back at 100% in seconds, no pipeline."""
 
 from __future__ import annotations
 
-import shutil
-
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
@@ -13,7 +11,7 @@ from shipyard.ledger import Ledger
 from shipyard.pipeline import messages
 from shipyard.release import setup
 from shipyard.release.rollback import emergency_rollback
-from tasks.repo import checkout, read_config
+from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
 
@@ -22,11 +20,8 @@ def rollback(
     repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
 ) -> dict[str, str]:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
-    workspace, sha = checkout(repo, ref, str(flow_run.get_id()))
-    try:
+    with checked_out(repo, ref, str(flow_run.get_id())) as (workspace, sha):
         config = read_config(workspace, sha)
-    finally:
-        shutil.rmtree(workspace, ignore_errors=True)
     ledger = Ledger()
     ledger.migrate()
     backend = setup.backend_for(config, environment, Home.from_env())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from dataclasses import replace
@@ -47,7 +46,7 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, artifac
     url_env = setup.environment(config, environment).database_url_env
     if config.apps[app].migrations is None or url_env is None:
         return None
-    url = os.environ.get(url_env)
+    url = setup.database_url(config, environment)
     if not url:
         raise InputError(f"environments.{environment}.database_url_env: ${url_env} is not set for this run")
     if not Path(artifact).is_dir():

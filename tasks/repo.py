@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import task
@@ -38,3 +41,13 @@ def read_config(workspace: str, ref: str) -> PipelineConfig:
     if text is None:
         raise ConfigError(source, [ConfigIssue("", "the file is missing at this commit")])
     return parse_config(text, source)
+
+
+@contextmanager
+def checked_out(repo: str, ref: str, run_id: str) -> Iterator[tuple[str, str]]:
+    """checkout(), and the workspace removed when the block ends, however it ends (a suspension included)."""
+    workspace, sha = checkout(repo, ref, run_id)
+    try:
+        yield workspace, sha
+    finally:
+        shutil.rmtree(workspace, ignore_errors=True)

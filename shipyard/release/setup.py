@@ -55,10 +55,15 @@ def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend
 def database_env(config: PipelineConfig, name: str, app: str) -> dict[str, str]:
     """The environment's database URL under the name the app reads it from, when configured and set here (a deploy
     checks it is set before it migrates; `status` and `shutdown` do not need it)."""
-    url_env = environment(config, name).database_url_env
     migrations = config.apps[app].migrations
-    url = os.environ.get(url_env or "")
+    url = database_url(config, name)
     return {migrations.url_env: url} if url and migrations else {}
+
+
+def database_url(config: PipelineConfig, name: str) -> str | None:
+    """The environment's database URL from the variable `database_url_env` names; None when unset or unconfigured."""
+    url_env = environment(config, name).database_url_env
+    return os.environ.get(url_env) if url_env else None
 
 
 def _container(settings: ContainerServe | None) -> Container | None:
