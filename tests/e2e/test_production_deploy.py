@@ -129,6 +129,13 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError(f"run {run_id} is {run.state!r}, not {types}; worker log:\n{self.log.read_text()[-4000:]}")
 
+    def at_gate(self, message: str, timeout_hours: float = 24) -> tuple[str, UUID]:
+        """A commit pushed to main, its production-deploy run waiting at its first approval gate."""
+        sha = self.commit(message, timeout_hours)
+        run_id = self.push(sha)
+        self.wait_for_gate(run_id, "approval-1")
+        return sha, run_id
+
     def wait_for_gate(self, run_id: UUID, key: str, timeout: float = 600) -> None:
         """Until the run is suspended at this approval gate ('approval-1', then -2 after a refusal...)."""
         deadline = time.monotonic() + timeout
@@ -271,9 +278,7 @@ def test_a_push_to_staging_deploys_without_approval(stack: Stack) -> None:
 
 
 def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack) -> None:
-    sha = stack.commit("Release 1")
-    run_id = stack.push(sha)
-    stack.wait_for_gate(run_id, "approval-1")
+    sha, run_id = stack.at_gate("Release 1")
     deadline = time.monotonic() + 30
     while processes_of(run_id) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -325,9 +330,7 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
 def test_an_approval_from_the_terminal_with_its_own_traffic_plan(stack: Stack) -> None:
     previous = stack.ledger().current("production", "api")
     assert previous is not None, "runs after the first deploy"
-    sha = stack.commit("Release 2")
-    run_id = stack.push(sha)
-    stack.wait_for_gate(run_id, "approval-1")
+    sha, run_id = stack.at_gate("Release 2")
     cli = approve(stack, run_id, "--as", "bob", "--reason", "canary first", "--ticket", "CHG-2", "--steps", "25,100")
     assert cli.returncode == 0, cli.stdout + cli.stderr
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
@@ -349,9 +352,7 @@ def approve(stack: Stack, run_id: UUID, *args: str) -> subprocess.CompletedProce
 
 def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack, tmp_path: Path) -> None:
     previous = stack.ledger().current("production", "api")
-    sha = stack.commit("Release 3")
-    run_id = stack.push(sha)
-    stack.wait_for_gate(run_id, "approval-1")
+    sha, run_id = stack.at_gate("Release 3")
     fields = {"Approver": "alice", "Reason": "read the checks in the UI", "Change Ticket": "CHG-3"}
     answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
@@ -367,12 +368,8 @@ def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack
 
 
 def test_two_approved_releases_cut_over_one_at_a_time_in_the_order_they_asked(stack: Stack) -> None:
-    older = stack.commit("Release 4a")
-    older_run = stack.push(older)
-    stack.wait_for_gate(older_run, "approval-1")
-    newer = stack.commit("Release 4b")
-    newer_run = stack.push(newer)
-    stack.wait_for_gate(newer_run, "approval-1")
+    older, older_run = stack.at_gate("Release 4a")
+    newer, newer_run = stack.at_gate("Release 4b")
     stack.resume(older_run, decision="approve", approver="alice", reason="first")
     deadline = time.monotonic() + 120
     while not any(r.sha == older for r in stack.releases()) and time.monotonic() < deadline:
@@ -396,19 +393,13 @@ def test_two_approved_releases_cut_over_one_at_a_time_in_the_order_they_asked(st
 
 def test_an_older_release_approved_after_a_newer_one_is_superseded(stack: Stack) -> None:
     serving = stack.ledger().current("production", "api")
-    older = stack.commit("Release 5a")
-    older_run = stack.push(older)
-    stack.wait_for_gate(older_run, "approval-1")
-    newer = stack.commit("Release 5b")
-    newer_run = stack.push(newer)
-    stack.wait_for_gate(newer_run, "approval-1")
+    older, older_run = stack.at_gate("Release 5a")
+    _newer, newer_run = stack.at_gate("Release 5b")
     stack.resume(newer_run, decision="reject", approver="bob", reason="not this one")
     stack.wait(newer_run, StateType.FAILED)
     rejected_newer_does_not_count = stack.ledger().decisions("production", str(older_run))
     assert [d.kind for d in rejected_newer_does_not_count] == [DecisionKind.REQUESTED]
-    newest = stack.commit("Release 5c")
-    newest_run = stack.push(newest)
-    stack.wait_for_gate(newest_run, "approval-1")
+    newest, newest_run = stack.at_gate("Release 5c")
     stack.resume(newest_run, decision="approve", approver="bob", reason="the fix")
     stack.wait(newest_run, StateType.COMPLETED)
     stack.resume(older_run, decision="approve", approver="alice", reason="late approval")
@@ -463,9 +454,7 @@ def test_a_commit_failing_its_checks_never_asks_for_approval_and_slack_hears_why
 
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
-    sha = stack.commit("Release 6")
-    run_id = stack.push(sha)
-    stack.wait_for_gate(run_id, "approval-1")
+    _sha, run_id = stack.at_gate("Release 6")
     cli = approve(stack, run_id, "--reject", "--as", "bob", "--reason", "freeze week")
     assert cli.returncode == 0, cli.stdout + cli.stderr
     run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED)
