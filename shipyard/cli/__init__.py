@@ -214,20 +214,26 @@ def run_pr_checks(
     _exit_for(outcome)
 
 
+TargetOption = Annotated[
+    str | None, typer.Option(help="Which of the environment's targets, by backend: local, kubernetes, ecs")
+]
+
+
 @app.command("deploy")
 def deploy_command(
     environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
     app_name: Annotated[str, typer.Option("--app", help="App to release")],
     version: Annotated[str, typer.Option(help="Version being released")],
     sha: Annotated[str, typer.Option(help="Commit of the release")],
-    artifact: Annotated[str, typer.Option(help="Folder the app runs in (local backend) or image reference")],
+    artifact: Annotated[str, typer.Option(help="Release folder (local), image, or ECS task definition ARN")],
     actor: Annotated[str, typer.Option("--as", help="Who releases")] = "cli",
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+    target: TargetOption = None,
 ) -> None:
     """Blue-green release of one app now: health, smoke, traffic steps with analysis, automatic rollback."""
     from shipyard.cli import release
 
-    ok = _guard(lambda: release.deploy(out, environment, app_name, version, sha, artifact, actor, config))
+    ok = _guard(lambda: release.deploy(out, environment, app_name, version, sha, artifact, actor, config, target))
     raise typer.Exit(EXIT_PASSED if ok else EXIT_FAILED)
 
 
@@ -239,22 +245,24 @@ def rollback_command(
     reason: Annotated[str, typer.Option(help="Why (recorded)")],
     to: Annotated[str | None, typer.Option(help="Version to restore; default: the previous stable one")] = None,
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+    target: TargetOption = None,
 ) -> None:
     """Put the previous stable release back at 100% now, without running any pipeline."""
     from shipyard.cli import release
 
-    _guard(lambda: release.rollback(out, environment, app_name, to, actor, reason, config))
+    _guard(lambda: release.rollback(out, environment, app_name, to, actor, reason, config, target))
 
 
 @app.command("status")
 def status_command(
     environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
+    target: TargetOption = None,
 ) -> None:
     """Which release and colour serve each app, the router's weights, and the last events."""
     from shipyard.cli import release
 
-    _guard(lambda: release.status(out, environment, config))
+    _guard(lambda: release.status(out, environment, config, target))
 
 
 def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> object:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.table import Table
 
 from shipyard.config import PipelineConfig, load_config
+from shipyard.config.schema import EcsTarget
+from shipyard.errors import InputError
 from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.release import setup
+from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.rollback import emergency_rollback
+from shipyard.release.rollout import Decision, Step
 
 
 def _open(config_path: Path) -> tuple[PipelineConfig, Home, Ledger]:
@@ -20,6 +25,22 @@ def _open(config_path: Path) -> tuple[PipelineConfig, Home, Ledger]:
     ledger = Ledger()
     ledger.migrate()
     return config, Home.from_env(), ledger
+
+
+def _backend(config: PipelineConfig, environment: str, home: Home, target: str | None, config_path: Path) -> Backend:
+    """The environment's backend, signed with the prefect-aws credentials block its ECS target names."""
+    chosen = setup.target_of(config, environment, target)
+    session = None
+    if isinstance(chosen, EcsTarget) and chosen.credentials_block:
+        from prefect_aws import AwsCredentials
+
+        try:
+            credentials = cast(AwsCredentials, AwsCredentials.load(chosen.credentials_block))
+        except ValueError as exc:
+            raise InputError(f"environments.{environment}: credentials_block: {exc}") from None
+        session = credentials.get_boto3_session()
+    connections = setup.Connections(root=config_path.resolve().parent, aws_session=session)
+    return setup.backend_for(config, environment, home, target, connections)
 
 
 def deploy(
@@ -31,27 +52,43 @@ def deploy(
     artifact: str,
     actor: str,
     config_path: Path,
+    target: str | None = None,
 ) -> bool:
     config, home, ledger = _open(config_path)
+    backend = _backend(config, environment, home, target, config_path)
+
+    def show(decision: Decision) -> None:
+        routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
+        out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False)
+
     engine = Engine(
         ledger,
-        setup.backend_for(config, environment, home),
+        backend,
         setup.rollout_spec(config, environment),
         setup.smoke_checks(config, app),
-        on_step=lambda d: out.print(f"  {d.step.value:<16} {d.reason}", highlight=False),
+        on_step=show,
     )
+    artifact = backend.prepare(app, artifact, version, sha)
     outcome = engine.deploy(ReleaseRequest(environment, app, version, sha, artifact, actor))
     colour = "green" if outcome.succeeded else "red"
     word = "promoted" if outcome.succeeded else "rolled back"
     out.print(f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}", highlight=False)
+    out.print(f"  traffic now: {_weights(backend, app)}; artifact {artifact}", highlight=False)
     return outcome.succeeded
 
 
 def rollback(
-    out: Console, environment: str, app: str, to: str | None, actor: str, reason: str, config_path: Path
+    out: Console,
+    environment: str,
+    app: str,
+    to: str | None,
+    actor: str,
+    reason: str,
+    config_path: Path,
+    target: str | None = None,
 ) -> None:
     config, home, ledger = _open(config_path)
-    backend = setup.backend_for(config, environment, home)
+    backend = _backend(config, environment, home, target, config_path)
     result = emergency_rollback(ledger, backend, environment, app, actor, reason, to)
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -60,21 +97,27 @@ def rollback(
         f"(replaced {result.replaced.version}) in {result.seconds:.2f} s; recorded as by {actor}: {reason}",
         highlight=False,
     )
+    out.print(f"  traffic now: {_weights(backend, app)}; artifact {result.restored.artifact}", highlight=False)
 
 
-def status(out: Console, environment: str, config_path: Path) -> None:
+def _weights(backend: Backend, app: str) -> str:
+    """The router's weights as read back from it (ALB listener, Service selector, HAProxy)."""
+    try:
+        return ", ".join(f"{c} {w}%" for c, w in backend.weights(app).items())
+    except Exception as exc:  # a router that is not there yet is a state to show, not a crash
+        return f"router down ({type(exc).__name__})"
+
+
+def status(out: Console, environment: str, config_path: Path, target: str | None = None) -> None:
     config, home, ledger = _open(config_path)
-    backend = setup.backend_for(config, environment, home)
+    backend = _backend(config, environment, home, target, config_path)
     table = Table(title=f"{environment}")
     for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
         table.add_column(column)
-    for app in setup.apps_in(config, environment):
+    for app in setup.apps_in(config, environment, target):
         current = ledger.current(environment, app)
         previous = ledger.previous_stable(environment, app)
-        try:
-            weights = ", ".join(f"{c} {w}%" for c, w in backend.weights(app).items())
-        except Exception as exc:  # a router that is not running is a state to show, not a crash
-            weights = f"router down ({type(exc).__name__})"
+        weights = _weights(backend, app)
         running = ", ".join(c for c in ("blue", "green") if backend.running(app, c)) or "none"
         events = "\n".join(
             f"{e.at:%H:%M:%S} {e.kind}{'' if e.weight is None else f' {e.weight}%'} {e.actor}: {e.reason}"[:90]

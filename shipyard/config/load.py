@@ -119,12 +119,12 @@ def _repeated_keys(node: yaml.Node | None, path: str) -> Iterator[ConfigIssue]:
 def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]]:
     """Names used in one place that must be defined in another."""
     for env_name, env in config.environments.items():
-        for app in getattr(env.target, "ports", {}):
-            if app not in config.apps:
-                yield (
-                    f"environments.{env_name}.target.ports.{app}",
-                    f"unknown app {app!r}; apps are: {_names(config.apps)}",
-                )
+        for index, target in enumerate(env.targets()):
+            where = f"environments.{env_name}." + ("target" if index == 0 else f"other_targets[{index - 1}]")
+            key = "ports" if target.backend == "local" else "apps"
+            for app in target.placed():
+                if app not in config.apps:
+                    yield f"{where}.{key}.{app}", f"unknown app {app!r}; apps are: {_names(config.apps)}"
     for app in config.images.apps:
         if app not in config.apps:
             yield f"images.apps.{app}", f"unknown app {app!r}; apps are: {_names(config.apps)}"

@@ -20,11 +20,18 @@ def other(colour: str) -> str:
 
 def release_env(release: ReleaseView) -> dict[str, str]:
     """What a running release knows about itself (its /version endpoint reports these)."""
-    return {"APP_VERSION": release.version, "GIT_SHA": release.sha, "SHIPYARD_ARTIFACT": release.artifact}
+    return identity_env(release.version, release.sha, release.artifact)
+
+
+def identity_env(version: str, sha: str, artifact: str) -> dict[str, str]:
+    return {"APP_VERSION": version, "GIT_SHA": sha, "SHIPYARD_ARTIFACT": artifact}
 
 
 class Backend(Protocol):
     capabilities: Capabilities
+
+    def prepare(self, app: str, artifact: str, version: str, sha: str) -> str:
+        """What the ledger records as this release's artifact (an ECS image becomes a task definition ARN)."""
 
     def start(self, app: str, colour: str, release: ReleaseView) -> None:
         """Start (or restart) the colour running this release; returns without waiting for health."""
@@ -44,6 +51,9 @@ class Backend(Protocol):
         """Where smoke tests reach this colour directly, before it takes traffic."""
 
     def router_url(self, app: str) -> str: ...
+
+    def alarm(self, app: str) -> str | None:
+        """Why the rollout must stop now, from the platform's own monitoring (None: nothing fires)."""
 
 
 def serving_colour(backend: Backend, app: str) -> str | None:

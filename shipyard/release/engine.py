@@ -103,6 +103,7 @@ class Engine:
             final_smoke=_smoke(events, "final"),
             promoted_at=promoted.at if promoted else None,
             abort_reason=failed.reason if failed else None,
+            alarm=None if promoted or failed else self.backend.alarm(release.app),
         )
 
     def act(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:

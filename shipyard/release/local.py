@@ -139,6 +139,12 @@ class LocalBackend:
     def router_url(self, app: str) -> str:
         return self._router(app).url
 
+    def prepare(self, app: str, artifact: str, version: str, sha: str) -> str:
+        return artifact  # a release folder or an image, run as it is
+
+    def alarm(self, app: str) -> str | None:
+        return None  # the router's own analysis is this backend's monitoring
+
     def shutdown(self, app: str) -> None:
         """Stop both colours and the router (tests, and tearing an environment down)."""
         for colour in COLOURS:

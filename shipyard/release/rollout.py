@@ -84,6 +84,7 @@ class Observed:
     final_smoke: Check = Check.NOT_RUN
     promoted_at: datetime | None = None
     abort_reason: str | None = None  # set by a failed step or an operator; the release must roll back
+    alarm: str | None = None  # the platform's monitoring fires (CloudWatch alarm): roll back, as CodeDeploy does
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,8 @@ def decide(o: Observed, spec: RolloutSpec, now: datetime, capabilities: Capabili
 
 
 def _abort_reason(o: Observed, spec: RolloutSpec, now: datetime) -> str:
+    if o.alarm:
+        return o.alarm
     if not o.candidate_running and o.weight > 0:
         return f"candidate stopped while serving {o.weight}% of traffic"
     if o.health is not Health.HEALTHY and o.candidate_started_at is not None:

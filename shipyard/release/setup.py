@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from shipyard.config.schema import ContainerServe, Environment, LocalTarget, PipelineConfig
+from shipyard.config.schema import (
+    ContainerServe,
+    EcsTarget,
+    Environment,
+    KubernetesTarget,
+    LocalTarget,
+    PipelineConfig,
+    Target,
+)
 from shipyard.errors import InputError
 from shipyard.home import Home
 from shipyard.release.backend import Backend
@@ -23,16 +34,35 @@ def environment(config: PipelineConfig, name: str) -> Environment:
         raise InputError(f"unknown environment {name!r}; environments are: {known}") from None
 
 
-def apps_in(config: PipelineConfig, name: str) -> list[str]:
-    """The apps an environment runs (the ones its target places), in config order."""
-    target = environment(config, name).target
-    placed = set(target.ports) if isinstance(target, LocalTarget) else set(config.apps)
+def target_of(config: PipelineConfig, name: str, backend: str | None = None) -> Target:
+    """The environment's target, or the one of its targets that deploys with `backend` (`--target`)."""
+    env = environment(config, name)
+    if backend is None:
+        return env.target
+    for target in env.targets():
+        if target.backend == backend:
+            return target
+    known = ", ".join(t.backend for t in env.targets())
+    raise InputError(f"environment {name!r} has no {backend!r} target; its targets are: {known}")
+
+
+def apps_in(config: PipelineConfig, name: str, backend: str | None = None) -> list[str]:
+    """The apps an environment's target runs, in config order."""
+    placed = set(target_of(config, name, backend).placed())
     return [app for app in config.apps if app in placed and config.apps[app].serve is not None]
 
 
+@dataclass(frozen=True)
+class Connections:
+    """What a cloud backend talks through; each is built from the target's config when not given (tests inject)."""
+
+    root: Path = Path()  # the repository: Kubernetes manifests are read relative to it
+    aws_session: Any = None  # boto3.Session, e.g. from a prefect-aws AwsCredentials block
+    kube_api: Any = None  # kubernetes.client.ApiClient
+
+
 def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend:
-    env = environment(config, name)
-    target = env.target
+    target = target_of(config, name, "local")
     assert isinstance(target, LocalTarget)
     apps = {}
     for app_name, ports in target.ports.items():
@@ -72,14 +102,53 @@ def _container(settings: ContainerServe | None) -> Container | None:
     return Container(dict(settings.env), settings.read_only, tuple(settings.tmpfs))
 
 
-BACKENDS: dict[str, Callable[[PipelineConfig, str, Home], Backend]] = {"local": local_backend}
+def _local(config: PipelineConfig, name: str, target: Target, home: Home, connections: Connections) -> Backend:
+    return local_backend(config, name, home)
 
 
-def backend_for(config: PipelineConfig, name: str, home: Home) -> Backend:
-    kind = environment(config, name).target.backend
-    if kind not in BACKENDS:
-        raise InputError(f"environment {name!r} deploys with the {kind!r} backend, which is not available yet")
-    return BACKENDS[kind](config, name, home)
+def _ecs(config: PipelineConfig, name: str, target: Target, home: Home, connections: Connections) -> Backend:
+    import boto3
+
+    from shipyard.release.ecs import EcsBackend
+
+    assert isinstance(target, EcsTarget)
+    session = connections.aws_session or boto3.Session()
+    ecs, elbv2, cloudwatch = (
+        session.client(service, region_name=target.region, endpoint_url=target.endpoint_url)
+        for service in ("ecs", "elbv2", "cloudwatch")
+    )
+    return EcsBackend(ecs, elbv2, cloudwatch, target.cluster, dict(target.apps))
+
+
+def _kubernetes(config: PipelineConfig, name: str, target: Target, home: Home, connections: Connections) -> Backend:
+    from shipyard.release.kubernetes import KubernetesBackend, api_client, load_manifest
+
+    assert isinstance(target, KubernetesTarget)
+    templates = {
+        app: load_manifest(connections.root / settings.manifest, app, f"target.apps.{app}.manifest")
+        for app, settings in target.apps.items()
+    }
+    return KubernetesBackend(
+        connections.kube_api or api_client(target.context),
+        target.namespace,
+        dict(target.apps),
+        templates,
+        target.traffic,
+    )
+
+
+BACKENDS: dict[str, Callable[[PipelineConfig, str, Target, Home, Connections], Backend]] = {
+    "local": _local,
+    "ecs": _ecs,
+    "kubernetes": _kubernetes,
+}
+
+
+def backend_for(
+    config: PipelineConfig, name: str, home: Home, backend: str | None = None, connections: Connections = Connections()
+) -> Backend:
+    target = target_of(config, name, backend)
+    return BACKENDS[target.backend](config, name, target, home, connections)
 
 
 def rollout_spec(config: PipelineConfig, name: str) -> RolloutSpec:

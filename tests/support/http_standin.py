@@ -18,9 +18,9 @@ def serving(handle: Handle) -> Iterator[str]:
     """Serve until the block ends; yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+        def answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            code, payload, extra = handle("POST", self.path, self.headers, self.rfile.read(length))
+            code, payload, extra = handle(method, self.path, self.headers, self.rfile.read(length))
             data = json.dumps(payload).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -29,6 +29,21 @@ def serving(handle: Handle) -> Iterator[str]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self.answer("GET")
+
+        def do_POST(self) -> None:
+            self.answer("POST")
+
+        def do_PUT(self) -> None:
+            self.answer("PUT")
+
+        def do_PATCH(self) -> None:
+            self.answer("PATCH")
+
+        def do_DELETE(self) -> None:
+            self.answer("DELETE")
 
         def log_message(self, *args: Any) -> None:
             pass
