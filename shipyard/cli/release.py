@@ -59,7 +59,7 @@ def deploy(
 
     def show(decision: Decision) -> None:
         routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
-        out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False)
+        out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False, markup=False)
 
     engine = Engine(
         ledger,

@@ -77,7 +77,9 @@ class Platform:
     def services(self) -> dict[str, tuple[str, int]]:
         """Task definition and desired count of each colour's service that exists."""
         found = self.client("ecs").describe_services(cluster="platform", services=["api-blue", "api-green"])
-        return {s["serviceName"].removeprefix("api-"): (s["taskDefinition"], s["desiredCount"]) for s in found["services"]}
+        return {
+            s["serviceName"].removeprefix("api-"): (s["taskDefinition"], s["desiredCount"]) for s in found["services"]
+        }
 
     def alarm(self, state: str) -> None:
         self.client("cloudwatch").set_alarm_state(AlarmName="api-5xx", StateValue=state, StateReason=f"test: {state}")
@@ -90,8 +92,8 @@ def build_platform(endpoint: str) -> Platform:
     ec2, elbv2, ecs, cloudwatch = client("ec2"), client("elbv2"), client("ecs"), client("cloudwatch")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-        for i, zone in ((1, "a"), (2, "b"))
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
     ]
     group = ec2.create_security_group(GroupName="api", Description="api tasks", VpcId=vpc)["GroupId"]
     balancer = elbv2.create_load_balancer(Name="platform", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
