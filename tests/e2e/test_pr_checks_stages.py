@@ -138,7 +138,7 @@ def test_vulnerable_variant_fails_naming_token_injection_root_and_limits(
         "the injection": ["python-shell-injection", "B602 subprocess call with shell=True"],
         "the root Dockerfile": ["DS-0002 Image user should not be 'root' (infra/docker/api.Dockerfile:19",
                                 "CKV_DOCKER_8 Ensure the last USER is not root"],
-        "the missing limits": ["CKV_K8S_11 CPU limits should be set (infra/k8s/api.yaml",
+        "the missing limits": ["CKV_K8S_11 CPU limits should be set (infra/k8s/api/deployment.yaml",
                                "CKV_K8S_13 Memory limits should be set"],
     }  # fmt: skip
     for what, names in expected.items():

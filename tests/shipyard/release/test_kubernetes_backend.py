@@ -1,8 +1,8 @@
 """The Kubernetes backend through the official client, over real HTTP, against the API stand-in on 127.0.0.1.
 
 Built the way `shipyard deploy` builds it (config -> setup.backend_for -> kubeconfig from KUBECONFIG), with the
-user's own Deployment from infra/k8s/api.yaml as the template. After each engine step the test reads the Services
-and Deployments back from the stand-in's store, not from the backend.
+user's own Deployment from infra/k8s/api/deployment.yaml as the template. After each engine step the test reads the
+Services and Deployments back from the stand-in's store, not from the backend.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from shipyard.config.load import parse_config
 from shipyard.home import Home
@@ -52,7 +53,7 @@ environments:
       context: standin
       traffic: {traffic}
       apps:
-        api: {{manifest: infra/k8s/api.yaml, url: "{url}", preview_url: "{url}/preview"}}
+        api: {{manifest: infra/k8s/api/deployment.yaml, url: "{url}", preview_url: "{url}/preview"}}
 """
 
 
@@ -214,3 +215,19 @@ def _json(obj: Any) -> bytes:
     import json
 
     return json.dumps(obj).encode()
+
+
+@pytest.mark.slow
+def test_what_the_backend_writes_validates_strictly(cluster: Cluster, tmp_path: Path) -> None:
+    """The colour Deployments and Services the backend made from the user's template are valid for the cluster."""
+    from shipyard.runner import run
+    from shipyard.tools import ensure
+    from tests.conftest import SHARED_TOOLS
+
+    assert cluster.deploy("1.0.0") and cluster.deploy("1.1.0")
+    written = tmp_path / "written.yaml"
+    written.write_text(yaml.safe_dump_all(list(cluster.standin.objects.values())))
+    assert len(cluster.standin.objects) == 4  # api-blue, api-green, api, api-preview
+    validate = ensure("kubernetes-validate", SHARED_TOOLS)
+    result = run([str(validate), "--strict", "-k", "1.30.0", str(written)], timeout=300)
+    assert result.ok, result.tail()
