@@ -44,7 +44,9 @@ def staging_deploy(
         prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
         candidate = _candidate(config, prepared, full_sha, branch, environment)
         notify(slack, messages.started(candidate, "staging-deploy"), "started")
-        outcomes = _cutover(config, candidate, prepared, steps=None, actor="staging-deploy", why=f"push to {branch}")
+        outcomes = _cutover(
+            config, candidate, prepared, workspace, steps=None, actor="staging-deploy", why=f"push to {branch}"
+        )
         return _report(slack, None, candidate, outcomes)
 
 
@@ -70,7 +72,9 @@ def production_deploy(
         if newer is not None:
             return _superseded(ledger, slack, candidate, run_id, newer.sha, newer.version)
         deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
-        outcomes = _cutover(config, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
+        outcomes = _cutover(
+            config, candidate, prepared, workspace, verdict.steps, actor="production-deploy", why=verdict.reason
+        )
         return _report(slack, github, candidate, outcomes)
 
 
@@ -128,6 +132,7 @@ def _cutover(
     config: PipelineConfig,
     candidate: Candidate,
     prepared: dict[str, Any],
+    workspace: str,
     steps: tuple[int, ...] | None,
     actor: str,
     why: str,
@@ -140,7 +145,7 @@ def _cutover(
             candidate.environment, app, candidate.version, candidate.sha, prepared["artifacts"][app], actor, why,
             schema_revision=revision,
         )  # fmt: skip
-        outcome = blue_green(config, request, list(steps) if steps else None)
+        outcome = blue_green(config, request, workspace, list(steps) if steps else None)
         outcomes.append(outcome)
         if outcome["succeeded"] != "yes":
             break

@@ -3,14 +3,15 @@ release (from the ledger) back at 100% in seconds, no pipeline."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.pipeline import messages
-from shipyard.release import setup
 from shipyard.release.rollback import emergency_rollback
+from tasks.cloud import backend_for
 from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
@@ -22,11 +23,11 @@ def rollback(
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
     with checked_out(repo, ref, str(flow_run.get_id())) as (workspace, sha):
         config = read_config(workspace, sha)
-    ledger = Ledger()
-    ledger.migrate()
-    backend = setup.backend_for(config, environment, Home.from_env())
-    result = emergency_rollback(ledger, backend, environment, app, actor, f"{reason} (via the rollback deployment)",
-                                to_version)  # fmt: skip
+        ledger = Ledger()
+        ledger.migrate()
+        backend = backend_for(config, environment, Path(workspace))  # Kubernetes reads its manifests from here
+        result = emergency_rollback(ledger, backend, environment, app, actor,
+                                    f"{reason} (via the rollback deployment)", to_version)  # fmt: skip
     for warning in result.warnings:
         get_run_logger().warning(warning)
     message = messages.emergency_rollback(environment, app, result.restored.version, result.replaced.version, actor,

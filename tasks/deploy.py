@@ -27,6 +27,7 @@ from shipyard.release import setup
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.package import package
 from shipyard.release.rollout import Decision, Step
+from tasks.cloud import backend_for
 from tasks.once import remembered
 from tasks.policy import BACKOFF, JITTER, retry_unless
 
@@ -58,7 +59,9 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, artifac
 
 @task(name="blue-green", task_run_name="blue-green {request.app} {request.version} in {request.environment}",
       cache_policy=NO_CACHE)  # fmt: skip
-def blue_green(config: PipelineConfig, request: ReleaseRequest, steps: list[int] | None = None) -> dict[str, str]:
+def blue_green(
+    config: PipelineConfig, request: ReleaseRequest, workspace: str, steps: list[int] | None = None
+) -> dict[str, str]:
     """One cutover per app and environment at a time, across suspended runs and workers (a global limit)."""
     logger = get_run_logger()
     spec = setup.rollout_spec(config, request.environment)
@@ -66,9 +69,11 @@ def blue_green(config: PipelineConfig, request: ReleaseRequest, steps: list[int]
         spec = replace(spec, steps=tuple(steps))
     ledger = Ledger()
     ledger.migrate()
+    backend = backend_for(config, request.environment, Path(workspace))
+    request = replace(request, artifact=backend.prepare(request.app, request.artifact, request.version, request.sha))
     engine = Engine(
         ledger,
-        setup.backend_for(config, request.environment, Home.from_env()),
+        backend,
         spec,
         setup.smoke_checks(config, request.app),
         on_step=StepLog(logger, request.app),

@@ -20,7 +20,7 @@ def run_load_test(config: PipelineConfig, reports: str) -> LoadVerdict | None:
     if settings is None or environment is None:
         return None
     home = Home.from_env()
-    url = setup.backend_for(config, environment, home).router_url(settings.app)
+    url = setup.target_url(config, environment, settings.app, home)
     verdict = load_test(url, settings, home.tools, Path(reports) / "load")
     get_run_logger().info("load test of %s at %s: %s: %s", settings.app, url, verdict.status, verdict.summary)
     return verdict

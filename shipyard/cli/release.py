@@ -3,44 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 from rich.console import Console
 from rich.table import Table
 
 from shipyard.config import PipelineConfig, load_config
-from shipyard.config.schema import EcsTarget
-from shipyard.errors import InputError
-from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.release import setup
 from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import Decision, Step
+from tasks.cloud import backend_for
 
 
-def _open(config_path: Path) -> tuple[PipelineConfig, Home, Ledger]:
+def _open(config_path: Path) -> tuple[PipelineConfig, Ledger]:
     config = load_config(config_path)
     ledger = Ledger()
     ledger.migrate()
-    return config, Home.from_env(), ledger
-
-
-def _backend(config: PipelineConfig, environment: str, home: Home, target: str | None, config_path: Path) -> Backend:
-    """The environment's backend, signed with the prefect-aws credentials block its ECS target names."""
-    chosen = setup.target_of(config, environment, target)
-    session = None
-    if isinstance(chosen, EcsTarget) and chosen.credentials_block:
-        from prefect_aws import AwsCredentials
-
-        try:
-            credentials = cast(AwsCredentials, AwsCredentials.load(chosen.credentials_block))
-        except ValueError as exc:
-            raise InputError(f"environments.{environment}: credentials_block: {exc}") from None
-        session = credentials.get_boto3_session()
-    connections = setup.Connections(root=config_path.resolve().parent, aws_session=session)
-    return setup.backend_for(config, environment, home, target, connections)
+    return config, ledger
 
 
 def deploy(
@@ -54,8 +35,8 @@ def deploy(
     config_path: Path,
     target: str | None = None,
 ) -> bool:
-    config, home, ledger = _open(config_path)
-    backend = _backend(config, environment, home, target, config_path)
+    config, ledger = _open(config_path)
+    backend = backend_for(config, environment, config_path.resolve().parent, target)
 
     def show(decision: Decision) -> None:
         routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
@@ -87,8 +68,8 @@ def rollback(
     config_path: Path,
     target: str | None = None,
 ) -> None:
-    config, home, ledger = _open(config_path)
-    backend = _backend(config, environment, home, target, config_path)
+    config, ledger = _open(config_path)
+    backend = backend_for(config, environment, config_path.resolve().parent, target)
     result = emergency_rollback(ledger, backend, environment, app, actor, reason, to)
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -109,8 +90,8 @@ def _weights(backend: Backend, app: str) -> str:
 
 
 def status(out: Console, environment: str, config_path: Path, target: str | None = None) -> None:
-    config, home, ledger = _open(config_path)
-    backend = _backend(config, environment, home, target, config_path)
+    config, ledger = _open(config_path)
+    backend = backend_for(config, environment, config_path.resolve().parent, target)
     table = Table(title=f"{environment}")
     for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
         table.add_column(column)

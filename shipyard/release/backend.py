@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.rollout import Capabilities, Health
 
@@ -25,6 +25,16 @@ def release_env(release: ReleaseView) -> dict[str, str]:
 
 def identity_env(version: str, sha: str, artifact: str) -> dict[str, str]:
     return {"APP_VERSION": version, "GIT_SHA": sha, "SHIPYARD_ARTIFACT": artifact}
+
+
+def require_image(app: str, artifact: str, backend: str) -> str:
+    """Cloud backends run images: a release folder (the local backend's artifact) cannot be shipped there."""
+    if artifact.startswith(("/", ".")) or not artifact.strip():
+        raise InputError(
+            f"{app}: the {backend} backend runs images, got {artifact!r}; build one with the images stage "
+            f"(images.apps.{app}) or pass an image reference"
+        )
+    return artifact
 
 
 class Backend(Protocol):

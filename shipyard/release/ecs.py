@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shipyard.config.schema import EcsApp
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
-from shipyard.release.backend import identity_env
+from shipyard.release.backend import identity_env, require_image
 from shipyard.release.rollout import Capabilities, Health
 
 # What register_task_definition accepts back from describe_task_definition (the rest is AWS's bookkeeping).
@@ -75,6 +75,7 @@ class EcsBackend:
             with aws_call(f"describe-task-definition {artifact}"):
                 self.ecs.describe_task_definition(taskDefinition=artifact)
             return artifact
+        require_image(app, artifact, "ECS")
         latest = self._latest_revision(app)
         container = _container(latest, settings.container, app)
         identity = identity_env(version, sha, artifact)

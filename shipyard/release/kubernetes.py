@@ -29,7 +29,7 @@ from kubernetes.client.exceptions import ApiException
 from shipyard.config.schema import KubernetesApp
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
-from shipyard.release.backend import COLOURS, release_env
+from shipyard.release.backend import COLOURS, release_env, require_image
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import RouterError
 
@@ -111,7 +111,7 @@ class KubernetesBackend:
     # -- Backend protocol --------------------------------------------------------------------------------------
 
     def prepare(self, app: str, artifact: str, version: str, sha: str) -> str:
-        return artifact  # an image reference
+        return require_image(app, artifact, "Kubernetes")
 
     def start(self, app: str, colour: str, release: ReleaseView) -> None:
         template = self._template(app)

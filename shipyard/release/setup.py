@@ -82,6 +82,16 @@ def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend
     return LocalBackend(home.root / "local" / name, apps)
 
 
+def target_url(config: PipelineConfig, name: str, app: str, home: Home) -> str:
+    """Where the app's users reach it in this environment (load tests go there), without building a cloud client."""
+    target = target_of(config, name)
+    if isinstance(target, LocalTarget):
+        return local_backend(config, name, home).router_url(app)
+    if app not in target.apps:
+        raise InputError(f"environments.{name}.target.apps: {app} is not deployed there")
+    return target.apps[app].url
+
+
 def database_env(config: PipelineConfig, name: str, app: str) -> dict[str, str]:
     """The environment's database URL under the name the app reads it from, when configured and set here (a deploy
     checks it is set before it migrates; `status` and `shutdown` do not need it)."""

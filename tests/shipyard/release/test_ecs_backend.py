@@ -171,6 +171,11 @@ def test_an_alarm_named_in_config_that_does_not_exist_is_a_config_error(aws: Aws
         aws.backend.alarm("api")
 
 
+def test_a_release_folder_is_refused_with_what_to_do_instead(aws: Aws, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"api: the ECS backend runs images, got .*images.apps.api"):
+        aws.backend.prepare("api", str(tmp_path), "1.0.0", "x")
+
+
 def test_a_family_that_was_never_registered_is_a_clear_error(aws: Aws) -> None:
     aws.backend.apps["web"] = aws.backend.apps["api"]
     with pytest.raises(InputError, match=r"no task definition family 'web'"):
