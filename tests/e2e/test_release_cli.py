@@ -17,19 +17,13 @@ from shipyard.home import Home
 from shipyard.release.setup import local_backend
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT
+from tests.support.configs import API_APP
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """\
-version: 1
-project: demo
-apps:
-  api:
-    path: apps/api
-    toolchain: python
-    versions: ["3.11"]
-    lockfile: requirements.lock
-    checks: {{lint: ruff check .}}
+CONFIG = (
+    API_APP
+    + """\
     serve:
       command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
       smoke:
@@ -42,6 +36,7 @@ environments:
         api: {{router: {router}, blue: {blue}, green: {green}}}
     rollout: {{steps: [10, 50, 100], pause_seconds: 1, min_samples: 10, scale_down_delay_seconds: 1}}
 """
+)
 
 
 @pytest.fixture

@@ -21,22 +21,17 @@ from pydantic import SecretStr
 
 from deployments.local_server import LocalServer
 from shipyard.files import free_port
+from tests.e2e.test_release_cli import shipyard
 from tests.support.aws_standin import KEY_ID, REGION, SECRET, Platform, build_platform, ecs_target_yaml, moto_server
 from tests.support.colours import ROOT
+from tests.support.configs import API_APP
 from tests.support.http_standin import Answer, serving
 
 pytestmark = pytest.mark.slow
 
-CONFIG = """\
-version: 1
-project: demo
-apps:
-  api:
-    path: apps/api
-    toolchain: python
-    versions: ["3.11"]
-    lockfile: requirements.lock
-    checks: {{lint: ruff check .}}
+CONFIG = (
+    API_APP
+    + """\
     serve:
       command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
       smoke:
@@ -51,6 +46,7 @@ environments:
       - {first}
     rollout: {{steps: [10, 50, 100], pause_seconds: 0.5, min_samples: 5, scale_down_delay_seconds: 0}}
 """
+)
 
 
 def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
@@ -86,17 +82,6 @@ def stack(tmp_path: Path, prefect_server: LocalServer, shipyard_env: dict[str, s
         }
         env.pop("SHIPYARD_LEDGER_URL", None)
         yield config, env, platform
-
-
-def shipyard(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", *args, "--config", str(config)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def deploy(config: Path, env: dict[str, str], version: str) -> subprocess.CompletedProcess[str]:

@@ -25,6 +25,7 @@ from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.aws_standin import Platform, build_platform, ecs_target_yaml, moto_server, session
+from tests.support.configs import API_APP
 from tests.support.http_standin import Answer, serving
 
 SPEC = RolloutSpec(
@@ -34,20 +35,14 @@ SPEC = RolloutSpec(
     health_timeout=timedelta(seconds=5),
     scale_down_delay=timedelta(seconds=0),
 )
-CONFIG = """\
-version: 1
-project: demo
-apps:
-  api:
-    path: apps/api
-    toolchain: python
-    versions: ["3.11"]
-    lockfile: requirements.lock
-    checks: {{lint: ruff check .}}
+CONFIG = (
+    API_APP
+    + """\
 environments:
   production:
     target:
 {target}"""
+)
 
 
 def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:

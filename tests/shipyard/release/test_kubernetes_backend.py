@@ -2,11 +2,16 @@
 
 Built the way `shipyard deploy` builds it (config -> setup.backend_for -> kubeconfig from KUBECONFIG), with the
 user's own Deployment from infra/k8s/api/deployment.yaml as the template. After each engine step the test reads the
-Services and Deployments back from the stand-in's store, not from the backend.
+Services and Deployments back through a client of its own, not through the backend.
+
+Against a real cluster instead of the stand-in (README, "Kubernetes on a real cluster"): SHIPYARD_TEST_KUBE_CONTEXT
+names the kubeconfig context, SHIPYARD_TEST_KUBE_IMAGE the image repository the cluster pulls the api from (tags
+1.0.0 and 1.1.0 must exist there, 3.0.0-broken must not); the tests that need the stand-in's fault injection skip.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
+from kubernetes import config as kubernetes_config
+from kubernetes.client.exceptions import ApiException
 
 from shipyard.config.load import parse_config
 from shipyard.home import Home
@@ -24,37 +32,35 @@ from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.colours import ROOT
+from tests.support.configs import API_APP
 from tests.support.http_standin import Answer, serving
 from tests.support.kube_standin import KubeStandIn, kube_standin
 
 NS = "platform"
+REAL_CONTEXT = os.environ.get("SHIPYARD_TEST_KUBE_CONTEXT")
+IMAGE = os.environ.get("SHIPYARD_TEST_KUBE_IMAGE", "127.0.0.1:5000/platform/api")
 SPEC = RolloutSpec(
     steps=(10, 50, 100),
     pause=timedelta(seconds=0.3),
     min_samples=5,
-    health_timeout=timedelta(seconds=3),
+    health_timeout=timedelta(seconds=120 if REAL_CONTEXT else 3),  # real pods pull and start
     scale_down_delay=timedelta(seconds=0),
 )
-CONFIG = """\
-version: 1
-project: demo
-apps:
-  api:
-    path: apps/api
-    toolchain: python
-    versions: ["3.11"]
-    lockfile: requirements.lock
-    checks: {{lint: ruff check .}}
+stand_in_only = pytest.mark.skipif(REAL_CONTEXT is not None, reason="needs the stand-in's fault injection")
+CONFIG = (
+    API_APP
+    + """\
 environments:
   production:
     target:
       backend: kubernetes
       namespace: platform
-      context: standin
+      context: {context}
       traffic: {traffic}
       apps:
         api: {{manifest: infra/k8s/api/deployment.yaml, url: "{url}", preview_url: "{url}/preview"}}
 """
+)
 
 
 def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
@@ -71,22 +77,47 @@ def app_url() -> Iterator[str]:
 class Cluster:
     def __init__(self, standin: KubeStandIn, tmp_path: Path, app_url: str, traffic: str) -> None:
         self.standin = standin
-        self.config = parse_config(CONFIG.format(traffic=traffic, url=app_url), "shipyard.yaml")
+        context = REAL_CONTEXT or "standin"
+        self.config = parse_config(CONFIG.format(traffic=traffic, url=app_url, context=context), "shipyard.yaml")
         self.ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
         self.ledger.migrate()
         self.backend = setup.backend_for(self.config, "production", Home(tmp_path), connections=setup.Connections(ROOT))
+        api = kubernetes_config.new_client_from_config(config_file=os.environ["KUBECONFIG"], context=context)
+        self.reader = (api, client.CoreV1Api(api), client.AppsV1Api(api))  # the test's own, not the backend's
         self.seen: list[tuple[Step, dict[str, str], dict[str, int]]] = []
 
+    def read(self, kind: str, name: str) -> dict[str, Any] | None:
+        api, core, apps = self.reader
+        method = core.read_namespaced_service if kind == "service" else apps.read_namespaced_deployment
+        try:
+            return dict(api.sanitize_for_serialization(method(name, NS)))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def forget_earlier_tests(self) -> None:
+        """A real cluster keeps what the last test made: each test starts with no colours and no Services."""
+        _, core, apps = self.reader
+        for delete, name in [(apps.delete_namespaced_deployment, f"api-{c}") for c in ("blue", "green")] + [
+            (core.delete_namespaced_service, n) for n in ("api", "api-preview")
+        ]:
+            try:
+                delete(name, NS)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+
     def selector(self, name: str = "api") -> dict[str, str]:
-        service = self.standin.get("service", NS, name)
+        service = self.read("service", name)
         return dict(service["spec"]["selector"]) if service else {}
 
     def replicas(self) -> dict[str, int]:
-        found = {c: self.standin.get("deployment", NS, f"api-{c}") for c in ("blue", "green")}
+        found = {c: self.read("deployment", f"api-{c}") for c in ("blue", "green")}
         return {c: d["spec"]["replicas"] for c, d in found.items() if d}
 
     def image(self, colour: str) -> str:
-        deployment = self.standin.get("deployment", NS, f"api-{colour}")
+        deployment = self.read("deployment", f"api-{colour}")
         assert deployment is not None
         return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
 
@@ -96,7 +127,7 @@ class Cluster:
     def deploy(self, version: str, spec: RolloutSpec = SPEC) -> bool:
         self.seen.clear()
         engine = Engine(self.ledger, self.backend, spec, [SmokeCheck("/health")], poll=0.05, on_step=self.record)
-        image = f"127.0.0.1:5000/platform/api:{version}"
+        image = f"{IMAGE}:{version}"
         outcome = engine.deploy(ReleaseRequest("production", "api", version, f"sha-{version}", image, "ci"))
         return outcome.succeeded
 
@@ -108,10 +139,16 @@ class Cluster:
 def cluster(
     tmp_path: Path, app_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[Cluster]:
-    with kube_standin(tmp_path, never_ready={"127.0.0.1:5000/platform/api:3.0.0-broken"}) as (standin, kubeconfig):
-        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with kube_standin(tmp_path, never_ready={f"{IMAGE}:3.0.0-broken"}) as (standin, kubeconfig):
+        if REAL_CONTEXT is None:
+            monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        else:
+            monkeypatch.setenv("KUBECONFIG", os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config")))
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-        yield Cluster(standin, tmp_path, app_url, getattr(request, "param", "selector"))
+        cluster = Cluster(standin, tmp_path, app_url, getattr(request, "param", "selector"))
+        if REAL_CONTEXT is not None:
+            cluster.forget_earlier_tests()
+        yield cluster
 
 
 def test_blue_green_switches_the_active_selector_once_preview_and_health_pass(cluster: Cluster) -> None:
@@ -128,7 +165,7 @@ def test_blue_green_switches_the_active_selector_once_preview_and_health_pass(cl
     assert cluster.seen[shifts[0] + 1][1]["colour"] == "green"  # read back right after the switch
     assert cluster.selector() == {"app": "api", "colour": "green"}
     assert cluster.replicas() == {"blue": 0, "green": 3}  # the old colour scaled down after the delay
-    green = cluster.standin.get("deployment", NS, "api-green")
+    green = cluster.read("deployment", "api-green")
     assert green is not None
     assert green["spec"]["selector"]["matchLabels"] == {"app": "api", "colour": "green"}
     env = {e["name"]: e.get("value") for e in green["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -163,6 +200,7 @@ def test_emergency_rollback_switches_the_selector_back_to_the_previous_release(c
     assert EventKind.ROLLED_BACK in kinds
 
 
+@stand_in_only
 def test_a_concurrent_writer_makes_the_switch_retry_on_the_fresh_service(cluster: Cluster) -> None:
     assert cluster.deploy("1.0.0")
     cluster.standin.conflict_once("service", "api")
@@ -181,12 +219,13 @@ def test_replica_ratio_steps_behind_one_shared_service(cluster: Cluster) -> None
     assert ratios[0] == {"blue": 3, "green": 1}  # previewed on one pod, not serving yet
     after_shifts = [cluster.seen[i + 1][2] for i, (step, _, _) in enumerate(cluster.seen) if step is Step.SHIFT]
     assert after_shifts == [{"blue": 2, "green": 1}, {"blue": 1, "green": 2}, {"blue": 0, "green": 3}]
-    green = cluster.standin.get("deployment", NS, "api-green")
+    green = cluster.read("deployment", "api-green")
     assert green is not None
     assert green["spec"]["template"]["metadata"]["labels"]["shipyard.io/serving"] == "true"
     assert cluster.backend.weights("api") == {"blue": 0, "green": 100}
 
 
+@stand_in_only
 def test_the_stand_in_refuses_what_a_real_api_server_refuses(cluster: Cluster) -> None:
     """The stand-in is only worth testing against if it says no where a cluster would."""
     assert cluster.deploy("1.0.0")
@@ -218,6 +257,7 @@ def _json(obj: Any) -> bytes:
 
 
 @pytest.mark.slow
+@stand_in_only
 def test_what_the_backend_writes_validates_strictly(cluster: Cluster, tmp_path: Path) -> None:
     """The colour Deployments and Services the backend made from the user's template are valid for the cluster."""
     from shipyard.runner import run
