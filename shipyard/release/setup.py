@@ -47,9 +47,12 @@ def target_of(config: PipelineConfig, name: str, backend: str | None = None) -> 
 
 
 def apps_in(config: PipelineConfig, name: str, backend: str | None = None) -> list[str]:
-    """The apps an environment's target runs, in config order."""
-    placed = set(target_of(config, name, backend).placed())
-    return [app for app in config.apps if app in placed and config.apps[app].serve is not None]
+    """The apps an environment's target runs, in config order (locally, only those with a command to serve them;
+    a cloud target runs the apps it lists)."""
+    target = target_of(config, name, backend)
+    placed = set(target.placed())
+    local = isinstance(target, LocalTarget)
+    return [app for app in config.apps if app in placed and (config.apps[app].serve is not None or not local)]
 
 
 @dataclass(frozen=True)
