@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipyard.config import PipelineConfig, load_config
-from shipyard.ledger import Ledger
+from shipyard.ledger import EventKind, Ledger
 from shipyard.release import setup
 from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, ReleaseRequest
@@ -55,6 +55,9 @@ def deploy(
     word = "promoted" if outcome.succeeded else "rolled back"
     out.print(f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}", highlight=False)
     out.print(f"  traffic now: {_weights(backend, app)}; artifact {artifact}", highlight=False)
+    for event in ledger.events(outcome.release.id):
+        if event.kind is EventKind.NOTE and "action" not in event.details:  # e.g. why the steps differ from config
+            out.print(f"  note: {event.reason}", highlight=False, markup=False)
     return outcome.succeeded
 
 
