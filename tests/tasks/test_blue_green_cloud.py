@@ -1,0 +1,72 @@
+"""The deploy flows' blue-green task on an ECS target: a real Prefect server (global concurrency limit, the
+AwsCredentials block), moto_server on 127.0.0.1 (the image from the images stage becomes a task definition
+revision, the listener weights step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import flow
+from prefect.logging.handlers import APILogWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect_aws import AwsCredentials
+from pydantic import SecretStr
+
+from deployments.local_server import LocalServer
+from shipyard.config.load import parse_config
+from shipyard.release.engine import ReleaseRequest
+from tasks.deploy import blue_green
+from tests.support.aws_standin import KEY_ID, REGION, SECRET, build_platform, ecs_target_yaml, moto_server
+from tests.support.configs import API_APP
+from tests.support.http_standin import Answer, serving
+
+pytestmark = pytest.mark.slow
+
+CONFIG = (
+    API_APP
+    + """\
+environments:
+  staging:
+    rollout: {{steps: [25, 100], pause_seconds: 0.2, min_samples: 3, scale_down_delay_seconds: 0}}
+    target:
+{target}"""
+)
+
+
+def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
+    return 200, {"status": "ok"}, {}
+
+
+@flow
+def release(config_text: str, version: str, workspace: str) -> dict[str, str]:
+    config = parse_config(config_text, "shipyard.yaml")
+    image = f"127.0.0.1:5000/platform/api:{version}@sha256:{'a' * 64}"  # what the images stage hands over
+    request = ReleaseRequest("staging", "api", version, f"sha-{version}", image, "staging-deploy")
+    return blue_green(config, request, workspace)
+
+
+def test_the_flows_release_an_image_to_ecs_signed_by_the_block(tmp_path: Path, prefect_server: LocalServer) -> None:
+    with (
+        moto_server(tmp_path / "moto.log") as endpoint,
+        serving(_app) as url,
+        temporary_settings({PREFECT_API_URL: prefect_server.api_url}),
+    ):
+        platform = build_platform(endpoint)
+        AwsCredentials(aws_access_key_id=KEY_ID, aws_secret_access_key=SecretStr(SECRET), region_name=REGION).save(
+            "aws-staging", overwrite=True
+        )
+        text = CONFIG.format(target=ecs_target_yaml(platform, url, credentials_block="aws-staging"))
+        first = release(text, "1.0.0", str(tmp_path))
+        second = release(text, "1.1.0", str(tmp_path))
+        APILogWorker.drain_all()  # the runs' logs reach this server, not whatever API is configured after the block
+        assert (first["succeeded"], second["succeeded"]) == ("yes", "yes"), (first, second)
+        assert (first["colour"], second["colour"]) == ("green", "blue")
+        assert platform.weights() == {"blue": 100, "green": 0}
+        services = platform.services()
+        definition = platform.client("ecs").describe_task_definition(taskDefinition=services["blue"][0])[
+            "taskDefinition"
+        ]
+        assert definition["containerDefinitions"][0]["image"].endswith(f"api:1.1.0@sha256:{'a' * 64}")
+        assert services["green"][1] == 0
