@@ -50,7 +50,8 @@ def deploy(
         on_step=show,
     )
     artifact = backend.prepare(app, artifact, version, sha)
-    outcome = engine.deploy(ReleaseRequest(environment, app, version, sha, artifact, actor))
+    recorded = setup.ledger_environment(config, environment, target)
+    outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor))
     colour = "green" if outcome.succeeded else "red"
     word = "promoted" if outcome.succeeded else "rolled back"
     out.print(f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}", highlight=False)
@@ -73,7 +74,8 @@ def rollback(
 ) -> None:
     config, ledger = _open(config_path)
     backend = backend_for(config, environment, config_path.resolve().parent, target)
-    result = emergency_rollback(ledger, backend, environment, app, actor, reason, to)
+    recorded = setup.ledger_environment(config, environment, target)
+    result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to)
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
     out.print(
@@ -95,17 +97,18 @@ def _weights(backend: Backend, app: str) -> str:
 def status(out: Console, environment: str, config_path: Path, target: str | None = None) -> None:
     config, ledger = _open(config_path)
     backend = backend_for(config, environment, config_path.resolve().parent, target)
-    table = Table(title=f"{environment}")
+    recorded = setup.ledger_environment(config, environment, target)
+    table = Table(title=recorded)
     for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
         table.add_column(column)
     for app in setup.apps_in(config, environment, target):
-        current = ledger.current(environment, app)
-        previous = ledger.previous_stable(environment, app)
+        current = ledger.current(recorded, app)
+        previous = ledger.previous_stable(recorded, app)
         weights = _weights(backend, app)
         running = ", ".join(c for c in ("blue", "green") if backend.running(app, c)) or "none"
         events = "\n".join(
             f"{e.at:%H:%M:%S} {e.kind}{'' if e.weight is None else f' {e.weight}%'} {e.actor}: {e.reason}"[:90]
-            for e in reversed(ledger.recent_events(environment, app, limit=5))
+            for e in reversed(ledger.recent_events(recorded, app, limit=5))
         )
         table.add_row(
             app,

@@ -46,6 +46,13 @@ def target_of(config: PipelineConfig, name: str, backend: str | None = None) -> 
     raise InputError(f"environment {name!r} has no {backend!r} target; its targets are: {known}")
 
 
+def ledger_environment(config: PipelineConfig, name: str, backend: str | None = None) -> str:
+    """The name releases are recorded under: the environment's own for its target, `<env>@<backend>` for one of its
+    other targets, so a rollback on one target never restores a release made for another."""
+    target = target_of(config, name, backend)
+    return name if target is environment(config, name).target else f"{name}@{target.backend}"
+
+
 def apps_in(config: PipelineConfig, name: str, backend: str | None = None) -> list[str]:
     """The apps an environment's target runs, in config order (locally, only those with a command to serve them;
     a cloud target runs the apps it lists)."""

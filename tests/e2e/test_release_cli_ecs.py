@@ -108,6 +108,10 @@ def test_ecs_release_and_rollback_from_the_terminal(stack: tuple[Path, dict[str,
 
     status = shipyard(config, env, "status", "production", "--target", "ecs")
     assert status.returncode == 0 and "1.1.0 (blue)" in status.stdout, status.stdout + status.stderr
+    assert "production@ecs" in status.stdout
+    # the local target of the same environment keeps its own history: nothing of ECS's to roll back to there
+    local = shipyard(config, env, "rollback", "production", "--app", "api", "--as", "carol", "--reason", "x")
+    assert local.returncode == 2 and "no release of api serves in production" in local.stderr, local.stderr
 
     back = shipyard(
         config, env, "rollback", "production", "--target", "ecs", "--app", "api", "--as", "carol", "--reason", "5xx"

@@ -47,7 +47,11 @@ def release(config_text: str, version: str, workspace: str) -> dict[str, str]:
     return blue_green(config, request, workspace)
 
 
-def test_the_flows_release_an_image_to_ecs_signed_by_the_block(tmp_path: Path, prefect_server: LocalServer) -> None:
+def test_the_flows_release_an_image_to_ecs_signed_by_the_block(
+    tmp_path: Path, prefect_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "home"))  # the task's ledger: never the developer's own
+    monkeypatch.delenv("SHIPYARD_LEDGER_URL", raising=False)
     with (
         moto_server(tmp_path / "moto.log") as endpoint,
         serving(_app) as url,

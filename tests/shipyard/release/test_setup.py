@@ -52,6 +52,9 @@ def test_targets_and_their_apps() -> None:
     assert setup.target_of(config, "production", "ecs").backend == "ecs"
     assert setup.apps_in(config, "production") == ["api"]
     assert setup.apps_in(config, "production", "ecs") == ["worker"]  # a cloud target runs what it lists
+    assert setup.ledger_environment(config, "production") == "production"
+    assert setup.ledger_environment(config, "production", "local") == "production"
+    assert setup.ledger_environment(config, "production", "ecs") == "production@ecs"  # its own release history
     with pytest.raises(InputError, match="has no 'kubernetes' target; its targets are: local, ecs"):
         setup.target_of(config, "production", "kubernetes")
 
