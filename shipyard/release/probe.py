@@ -100,6 +100,7 @@ class LoadGenerator:
 
     def _one(self, client: httpx.Client | None) -> None:
         started = time.perf_counter()
+        current = self.window  # a request sent before a shift belongs to the step before it, however late it ends
         colour, failed, error = "", False, ""
         try:
             response = client.get(self.url) if client else httpx.get(self.url, timeout=self.timeout)
@@ -110,7 +111,7 @@ class LoadGenerator:
             failed, error = True, type(exc).__name__
         elapsed = (time.perf_counter() - started) * 1000
         with self._lock:
-            for window in (self.total, self.window):
+            for window in (self.total, current):
                 window.latencies_ms.append(elapsed)
                 window.failures += failed
                 if colour:

@@ -129,6 +129,8 @@ def decide(o: Observed, spec: RolloutSpec, now: datetime, capabilities: Capabili
             return Decision(Step.WAIT, waiting)
     if o.weight < 100:
         target = next(w for w in steps if w > o.weight)
+        if target < 100 and o.has_stable and not o.stable_running:  # e.g. the host restarted since the last release
+            return Decision(Step.START_STABLE, f"the stable colour is not running: restart it to take {100 - target}%")
         return Decision(Step.SHIFT, f"shift traffic {o.weight}% -> {target}%", weight=target)
     if o.final_smoke is Check.NOT_RUN:
         return Decision(Step.SMOKE_FINAL, "candidate at 100%: smoke tests through the router")

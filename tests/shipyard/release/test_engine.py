@@ -113,3 +113,15 @@ def test_emergency_rollback_restores_the_previous_release_and_refuses_when_there
     assert again.succeeded, again.reason
     assert again.release.colour != result.colour
     assert serving_version(engine) == {"1.2.0"}
+
+
+def test_a_stable_colour_gone_since_the_last_release_is_restarted_before_traffic_is_shared(engine: Engine) -> None:
+    """After a host restart the ledger's stable release runs nowhere: the canary steps need it back first."""
+    first = deploy(engine, "1.0.0")
+    assert first.succeeded
+    engine.backend.stop("api", first.release.colour)  # what a reboot does to it
+    second = deploy(engine, "1.1.0")
+    assert second.succeeded, second.reason
+    history = kinds(engine, second.release.id)
+    assert [k for k in history if k.startswith("shifted")] == ["shifted@10", "shifted@50", "shifted@100"]
+    assert "scaled-down" in kinds(engine, first.release.id)  # it served its share, then went down after promotion

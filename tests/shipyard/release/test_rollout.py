@@ -187,6 +187,22 @@ AT_100 = replace(BASE, preview_smoke=Check.PASSED, weight=100, weight_since=at(1
             0,
         ),
         (
+            "stable colour gone (host restarted): restart it before sharing traffic with it",
+            replace(BASE, weight=0, preview_smoke=Check.PASSED, stable_running=False),
+            at(5),
+            Step.START_STABLE,
+            "the stable colour is not running: restart it to take 90%",
+            None,
+        ),
+        (
+            "stable colour gone, but the next step is 100%: nothing to share",
+            replace(BASE, weight=50, weight_since=at(0), analysis=GOOD, stable_running=False),
+            at(40),
+            Step.SHIFT,
+            "shift traffic 50% -> 100%",
+            100,
+        ),
+        (
             "CloudWatch alarm at 10 rolls back even with good analysis",
             replace(BASE, weight=10, weight_since=at(0), alarm="CloudWatch alarm api-5xx in ALARM: threshold"),
             at(5),

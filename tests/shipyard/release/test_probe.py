@@ -1,0 +1,31 @@
+"""The analysis window counts the requests sent after it opened: a slow request sent before a shift is the step
+before's, however late it answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from shipyard.release.probe import LoadGenerator
+from tests.support.http_standin import Answer, serving
+
+
+def test_a_request_sent_before_the_window_opened_is_not_counted_in_it() -> None:
+    slow = threading.Event()
+    slow.set()
+
+    def app(method: str, path: str, headers: Any, body: bytes) -> Answer:
+        if slow.is_set():
+            time.sleep(0.6)
+        return 200, {}, {}
+
+    with serving(app) as url, LoadGenerator(url, keepalive_clients=1, fresh_clients=0) as load:
+        time.sleep(0.2)  # one slow request in flight
+        slow.clear()
+        window = load.open_window()  # returns the window that closes
+        time.sleep(1.0)
+        fresh = load.window
+    assert fresh.requests > 0
+    assert max(fresh.latencies_ms) < 300, "the slow request that was in flight at the shift landed in the new window"
+    assert window.requests >= 1 and max(window.latencies_ms) >= 500
