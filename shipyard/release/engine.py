@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shipyard.errors import InputError
+from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, other, serving_colour
 from shipyard.release.probe import LoadGenerator
@@ -79,7 +79,12 @@ class Engine:
                 self.on_step(decision)
                 if decision.terminal:
                     return self._finish(release, decision, outcome)
-                self.act(release, decision, probe)
+                try:
+                    self.act(release, decision, probe)
+                except ShipyardError as exc:
+                    if observed.abort_reason or observed.promoted_at:  # a failing way back needs a human
+                        raise
+                    self._record_once(release, EventKind.FAILED, f"{decision.step.value} failed: {exc}")
 
     def observe(self, release: ReleaseView, probe: LoadGenerator) -> Observed:
         events = self.ledger.events(release.id)

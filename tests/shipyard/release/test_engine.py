@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -12,9 +13,11 @@ import pytest
 from shipyard.errors import InputError
 from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
+from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
+from shipyard.release.router import RouterError
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT
@@ -125,3 +128,33 @@ def test_a_stable_colour_gone_since_the_last_release_is_restarted_before_traffic
     history = kinds(engine, second.release.id)
     assert [k for k in history if k.startswith("shifted")] == ["shifted@10", "shifted@50", "shifted@100"]
     assert "scaled-down" in kinds(engine, first.release.id)  # it served its share, then went down after promotion
+
+
+class _RouterFailsOnce:
+    """The local backend, except that moving traffic to 50% fails once (a router that stopped answering)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend, self.failed = backend, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
+
+    def set_weights(self, app: str, weights: dict[str, int]) -> None:
+        if 50 in weights.values() and not self.failed:
+            self.failed = True
+            raise RouterError("admin socket: connection refused")
+        self.backend.set_weights(app, weights)
+
+
+def test_a_step_that_fails_rolls_the_release_back_instead_of_leaving_it_half_done(engine: Engine) -> None:
+    first = deploy(engine, "1.0.0")
+    assert first.succeeded
+    engine.backend = cast(Backend, _RouterFailsOnce(engine.backend))
+    second = deploy(engine, "1.1.0")
+    assert not second.succeeded
+    assert "shift failed: admin socket: connection refused" in second.reason
+    history = kinds(engine, second.release.id)
+    assert [k for k in history if k.startswith("shifted")] == ["shifted@10", "shifted@0"]
+    assert history[-1] == "rolled-back"
+    assert engine.backend.weights("api") == {first.release.colour: 100, second.release.colour: 0}
+    assert deploy(engine, "1.2.0").succeeded  # nothing is left half done to block the next release
