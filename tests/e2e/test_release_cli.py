@@ -17,23 +17,13 @@ from shipyard.home import Home
 from shipyard.release.setup import local_backend
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT
-from tests.support.configs import API_APP
+from tests.support.configs import LOCAL_PRODUCTION
 
 pytestmark = pytest.mark.slow
 
 CONFIG = (
-    API_APP
+    LOCAL_PRODUCTION
     + """\
-    serve:
-      command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
-      smoke:
-        - {{path: /health, json_field: colour}}
-environments:
-  production:
-    target:
-      backend: local
-      ports:
-        api: {{router: {router}, blue: {blue}, green: {green}}}
     rollout: {{steps: [10, 50, 100], pause_seconds: 1, min_samples: 10, scale_down_delay_seconds: 1}}
 """
 )

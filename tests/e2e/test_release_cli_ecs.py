@@ -24,24 +24,14 @@ from shipyard.files import free_port
 from tests.e2e.test_release_cli import shipyard
 from tests.support.aws_standin import KEY_ID, REGION, SECRET, Platform, build_platform, ecs_target_yaml, moto_server
 from tests.support.colours import ROOT
-from tests.support.configs import API_APP
-from tests.support.http_standin import Answer, serving
+from tests.support.configs import LOCAL_PRODUCTION
+from tests.support.http_standin import healthy_app, serving
 
 pytestmark = pytest.mark.slow
 
 CONFIG = (
-    API_APP
+    LOCAL_PRODUCTION
     + """\
-    serve:
-      command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
-      smoke:
-        - {{path: /health}}
-environments:
-  production:
-    target:
-      backend: local
-      ports:
-        api: {{router: {router}, blue: {blue}, green: {green}}}
     other_targets:
       - {first}
     rollout: {{steps: [10, 50, 100], pause_seconds: 0.5, min_samples: 5, scale_down_delay_seconds: 0}}
@@ -49,13 +39,9 @@ environments:
 )
 
 
-def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
-    return 200, {"status": "ok"}, {}
-
-
 @pytest.fixture
 def stack(tmp_path: Path, prefect_server: LocalServer, shipyard_env: dict[str, str]) -> Iterator[Any]:
-    with moto_server(tmp_path / "moto.log") as endpoint, serving(_app) as app_url:
+    with moto_server(tmp_path / "moto.log") as endpoint, serving(healthy_app) as app_url:
         platform = build_platform(endpoint)
         with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
             AwsCredentials(aws_access_key_id=KEY_ID, aws_secret_access_key=SecretStr(SECRET), region_name=REGION).save(

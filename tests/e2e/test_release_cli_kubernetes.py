@@ -8,32 +8,21 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shipyard.files import free_port
 from tests.e2e.test_release_cli import shipyard
 from tests.support.colours import ROOT
-from tests.support.configs import API_APP
-from tests.support.http_standin import Answer, serving
+from tests.support.configs import LOCAL_PRODUCTION
+from tests.support.http_standin import healthy_app, serving
 from tests.support.kube_standin import KubeStandIn, kube_standin
 
 pytestmark = pytest.mark.slow
 
 CONFIG = (
-    API_APP
+    LOCAL_PRODUCTION
     + """\
-    serve:
-      command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
-      smoke:
-        - {{path: /health}}
-environments:
-  production:
-    target:
-      backend: local
-      ports:
-        api: {{router: {router}, blue: {blue}, green: {green}}}
     other_targets:
       - backend: kubernetes
         namespace: platform
@@ -44,13 +33,9 @@ environments:
 )
 
 
-def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
-    return 200, {"status": "ok"}, {}
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], KubeStandIn]]:
-    with kube_standin(tmp_path) as (standin, kubeconfig), serving(_app) as url:
+    with kube_standin(tmp_path) as (standin, kubeconfig), serving(healthy_app) as url:
         manifests = tmp_path / "infra" / "k8s" / "api"
         manifests.mkdir(parents=True)
         shutil.copy(ROOT / "infra" / "k8s" / "api" / "deployment.yaml", manifests)

@@ -14,3 +14,21 @@ apps:
     checks:
       lint: ruff check .
 """
+
+
+# + serve with the colour stand-in and production on the local backend; format with python, router, blue, green.
+LOCAL_PRODUCTION = (
+    API_APP
+    + """\
+    serve:
+      command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
+      smoke:
+        - {{path: /health, json_field: colour}}
+environments:
+  production:
+    target:
+      backend: local
+      ports:
+        api: {{router: {router}, blue: {blue}, green: {green}}}
+"""
+)

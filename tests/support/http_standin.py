@@ -13,6 +13,11 @@ Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra 
 Handle = Callable[[str, str, Any, bytes], Answer]  # method, path, headers, body
 
 
+def healthy_app(method: str, path: str, headers: Any, body: bytes) -> Answer:
+    """An app answering 200 everywhere: the address of an app running where the tests cannot reach (ALB, ingress)."""
+    return 200, {"status": "ok", "colour": "remote", "path": path}, {}
+
+
 @contextmanager
 def serving(handle: Handle) -> Iterator[str]:
     """Serve until the block ends; yields the base URL."""

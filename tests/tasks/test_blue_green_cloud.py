@@ -5,7 +5,6 @@ revision, the listener weights step)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prefect import flow
@@ -20,7 +19,7 @@ from shipyard.release.engine import ReleaseRequest
 from tasks.deploy import blue_green
 from tests.support.aws_standin import KEY_ID, REGION, SECRET, build_platform, ecs_target_yaml, moto_server
 from tests.support.configs import API_APP
-from tests.support.http_standin import Answer, serving
+from tests.support.http_standin import healthy_app, serving
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +32,6 @@ environments:
     target:
 {target}"""
 )
-
-
-def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
-    return 200, {"status": "ok"}, {}
 
 
 @flow
@@ -54,7 +49,7 @@ def test_the_flows_release_an_image_to_ecs_signed_by_the_block(
     monkeypatch.delenv("SHIPYARD_LEDGER_URL", raising=False)
     with (
         moto_server(tmp_path / "moto.log") as endpoint,
-        serving(_app) as url,
+        serving(healthy_app) as url,
         temporary_settings({PREFECT_API_URL: prefect_server.api_url}),
     ):
         platform = build_platform(endpoint)

@@ -26,7 +26,7 @@ from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.aws_standin import Platform, build_platform, ecs_target_yaml, moto_server, session
 from tests.support.configs import API_APP
-from tests.support.http_standin import Answer, serving
+from tests.support.http_standin import healthy_app, serving
 
 SPEC = RolloutSpec(
     steps=(10, 50, 100),
@@ -43,10 +43,6 @@ environments:
     target:
 {target}"""
 )
-
-
-def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
-    return 200, {"status": "ok"}, {}
 
 
 class Aws:
@@ -91,7 +87,7 @@ def aws(moto: str, tmp_path: Path) -> Iterator[Aws]:
     import httpx
 
     httpx.post(f"{moto}/moto-api/reset")  # every test starts from the user's platform only
-    with serving(_app) as app_url:
+    with serving(healthy_app) as app_url:
         yield Aws(build_platform(moto), tmp_path, app_url)
 
 

@@ -33,7 +33,7 @@ from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.colours import ROOT
 from tests.support.configs import API_APP
-from tests.support.http_standin import Answer, serving
+from tests.support.http_standin import healthy_app, serving
 from tests.support.kube_standin import KubeStandIn, kube_standin
 
 NS = "platform"
@@ -63,14 +63,10 @@ environments:
 )
 
 
-def _app(method: str, path: str, headers: Any, body: bytes) -> Answer:
-    return 200, {"status": "ok", "path": path}, {}
-
-
 @pytest.fixture
 def app_url() -> Iterator[str]:
     """The app's address (an ingress in a cluster): here a stand-in answering 200, so analysis has samples."""
-    with serving(_app) as url:
+    with serving(healthy_app) as url:
         yield url
 
 
