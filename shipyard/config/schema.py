@@ -211,6 +211,11 @@ class EcsApp(Addresses):
     alarms: list[str] = Field(
         default_factory=list, description="CloudWatch alarms: any in ALARM during the rollout rolls it back."
     )
+    test_listener_arn: str | None = Field(
+        None,
+        description="ALB test listener (CodeDeploy's test traffic route): forwarded to the new colour when it "
+        "starts, so preview_url reaches it before it takes traffic.",
+    )
 
     @field_validator("target_groups")
     @classmethod

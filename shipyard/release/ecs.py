@@ -106,17 +106,22 @@ class EcsBackend:
                     taskDefinition=release.artifact,
                     desiredCount=settings.desired_count,
                 )
-            return
+        else:
+            self._create_service(settings, app, colour, release.artifact)
+        if settings.test_listener_arn:
+            self._forward(settings, settings.test_listener_arn, {colour: 100})
+
+    def _create_service(self, settings: EcsApp, app: str, colour: str, task_definition: str) -> None:
         extra: dict[str, Any] = {}
         if settings.subnets:
             extra["networkConfiguration"] = {
                 "awsvpcConfiguration": {"subnets": settings.subnets, "securityGroups": settings.security_groups}
             }
-        with aws_call(f"create-service {name}"):
+        with aws_call(f"create-service {app}-{colour}"):
             self.ecs.create_service(
                 cluster=self.cluster,
-                serviceName=name,
-                taskDefinition=release.artifact,
+                serviceName=f"{app}-{colour}",
+                taskDefinition=task_definition,
                 desiredCount=settings.desired_count,
                 launchType=settings.launch_type,
                 loadBalancers=[
@@ -160,8 +165,7 @@ class EcsBackend:
     def weights(self, app: str) -> dict[str, int]:
         settings = self._app(app)
         by_arn = {arn: colour for colour, arn in settings.target_groups.items()}
-        action = self._forward_action(settings)
-        groups = action.get("ForwardConfig", {}).get("TargetGroups", [])
+        groups = self._forward_action(settings.listener_arn).get("ForwardConfig", {}).get("TargetGroups", [])
         total = sum(g.get("Weight", 0) for g in groups)
         weights: dict[str, int] = dict.fromkeys(settings.target_groups, 0)
         for group in groups:
@@ -172,14 +176,7 @@ class EcsBackend:
 
     def set_weights(self, app: str, weights: dict[str, int]) -> None:
         settings = self._app(app)
-        forward = dict(self._forward_action(settings).get("ForwardConfig", {}))
-        forward["TargetGroups"] = [
-            {"TargetGroupArn": arn, "Weight": weights.get(colour, 0)} for colour, arn in settings.target_groups.items()
-        ]
-        with aws_call(f"modify-listener {settings.listener_arn}"):
-            self.elbv2.modify_listener(
-                ListenerArn=settings.listener_arn, DefaultActions=[{"Type": "forward", "ForwardConfig": forward}]
-            )
+        self._forward(settings, settings.listener_arn, weights)
 
     def alarm(self, app: str) -> str | None:
         """Why the rollout must stop now: a configured CloudWatch alarm in ALARM, as CodeDeploy's auto-rollback."""
@@ -218,12 +215,23 @@ class EcsBackend:
         active = [s for s in found if s.get("status") == "ACTIVE"]
         return active[0] if active else None
 
-    def _forward_action(self, settings: EcsApp) -> dict[str, Any]:
-        with aws_call(f"describe-listeners {settings.listener_arn}"):
-            listener = self.elbv2.describe_listeners(ListenerArns=[settings.listener_arn])["Listeners"][0]
-        forward = [a for a in listener["DefaultActions"] if a["Type"] == "forward"]
+    def _forward(self, settings: EcsApp, listener: str, weights: dict[str, int]) -> None:
+        """The listener's forward action with these weights per colour (its other settings kept)."""
+        forward = dict(self._forward_action(listener).get("ForwardConfig", {}))
+        forward["TargetGroups"] = [
+            {"TargetGroupArn": arn, "Weight": weights.get(colour, 0)} for colour, arn in settings.target_groups.items()
+        ]
+        with aws_call(f"modify-listener {listener}"):
+            self.elbv2.modify_listener(
+                ListenerArn=listener, DefaultActions=[{"Type": "forward", "ForwardConfig": forward}]
+            )
+
+    def _forward_action(self, listener: str) -> dict[str, Any]:
+        with aws_call(f"describe-listeners {listener}"):
+            found = self.elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]
+        forward = [a for a in found["DefaultActions"] if a["Type"] == "forward"]
         if not forward:
-            raise ShipyardError(f"listener {settings.listener_arn} has no forward action to hold the target groups")
+            raise ShipyardError(f"listener {listener} has no forward action to hold the target groups")
         return dict(forward[0])
 
     def _latest_revision(self, app: str) -> dict[str, Any]:

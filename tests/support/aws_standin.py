@@ -59,6 +59,7 @@ def session() -> boto3.Session:
 class Platform:
     endpoint: str
     listener: str
+    test_listener: str
     target_groups: dict[str, str]
     subnets: list[str]
     security_groups: list[str]
@@ -67,9 +68,10 @@ class Platform:
     def client(self, service: str) -> Any:
         return session().client(service, endpoint_url=self.endpoint)
 
-    def weights(self) -> dict[str, int]:
-        """The listener's weights per colour, read back from the server."""
-        listener = self.client("elbv2").describe_listeners(ListenerArns=[self.listener])["Listeners"][0]
+    def weights(self, test: bool = False) -> dict[str, int]:
+        """The (test) listener's weights per colour, read back from the server."""
+        arn = self.test_listener if test else self.listener
+        listener = self.client("elbv2").describe_listeners(ListenerArns=[arn])["Listeners"][0]
         groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
         colour = {arn: c for c, arn in self.target_groups.items()}
         return {colour[g["TargetGroupArn"]]: g["Weight"] for g in groups}
@@ -109,12 +111,15 @@ def build_platform(endpoint: str) -> Platform:
             {"TargetGroupArn": target_groups["green"], "Weight": 0},
         ]
     }
-    listener = elbv2.create_listener(
-        LoadBalancerArn=balancer,
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "ForwardConfig": forward}],
-    )["Listeners"][0]["ListenerArn"]
+    listener, test_listener = (
+        elbv2.create_listener(
+            LoadBalancerArn=balancer,
+            Protocol="HTTP",
+            Port=port,
+            DefaultActions=[{"Type": "forward", "ForwardConfig": forward}],
+        )["Listeners"][0]["ListenerArn"]
+        for port in (80, 8443)  # production traffic, and CodeDeploy-style test traffic
+    )
     ecs.create_cluster(clusterName="platform")
     first = ecs.register_task_definition(
         family="api",
@@ -146,7 +151,7 @@ def build_platform(endpoint: str) -> Platform:
         ComparisonOperator="GreaterThanThreshold",
     )
     cloudwatch.set_alarm_state(AlarmName="api-5xx", StateValue="OK", StateReason="quiet")
-    return Platform(endpoint, listener, target_groups, subnets, [group], first)
+    return Platform(endpoint, listener, test_listener, target_groups, subnets, [group], first)
 
 
 def ecs_target_yaml(platform: Platform, app_url: str, credentials_block: str | None = None) -> str:
@@ -167,6 +172,7 @@ def ecs_target_yaml(platform: Platform, app_url: str, credentials_block: str | N
           subnets: [{", ".join(platform.subnets)}]
           security_groups: [{", ".join(platform.security_groups)}]
           alarms: [api-5xx]
+          test_listener_arn: {platform.test_listener}
           url: "{app_url}"
           preview_url: "{app_url}/test-listener"
 """

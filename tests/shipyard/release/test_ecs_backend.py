@@ -56,10 +56,13 @@ class Aws:
         self.ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
         self.ledger.migrate()
         self.seen: list[tuple[Step, dict[str, int], dict[str, tuple[str, int]]]] = []
+        self.previews: list[dict[str, int]] = []  # the test listener at each preview smoke test
         self.during: dict[Step, Any] = {}
 
     def record(self, decision: Decision) -> None:
         self.seen.append((decision.step, self.platform.weights(), self.platform.services()))
+        if decision.step is Step.SMOKE_PREVIEW:
+            self.previews.append(self.platform.weights(test=True))
         action = self.during.pop(decision.step, None)
         if action:
             action()
@@ -102,6 +105,9 @@ def test_blue_green_steps_the_listener_weights_and_keeps_the_old_task_definition
     assert second.succeeded, second.reason
     v2 = second.release.artifact
     assert v2 != v1 and v2.startswith("arn:aws:ecs:") and ":task-definition/api:" in v2
+    # preview smoke tests ran with the test listener on the new colour and all real traffic on the old one
+    assert aws.previews[-1] == {"blue": 100, "green": 0}
+    assert [w for step, w, _ in aws.seen if step is Step.SMOKE_PREVIEW] == [{"blue": 0, "green": 100}]
     assert aws.after(Step.SHIFT) == [
         {"blue": 10, "green": 90},
         {"blue": 50, "green": 50},
