@@ -26,7 +26,9 @@ SECRETS = {
 def compose(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     require_tools("docker-compose")
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    result = run(["docker-compose", "-f", str(COMPOSE), *args], env=clean | env, timeout=120)
+    # the template instead of a developer's own infra/compose/.env, which must not fill in what a test leaves out
+    template = str(COMPOSE.parent / "env.example")
+    result = run(["docker-compose", "-f", str(COMPOSE), "--env-file", template, *args], env=clean | env, timeout=120)
     return result.returncode, result.stdout, result.stderr
 
 
