@@ -199,10 +199,6 @@ class EcsBackend:
     def router_url(self, app: str) -> str:
         return self._app(app).url
 
-    def task_definition(self, app: str, colour: str) -> str | None:
-        service = self._service(app, colour)
-        return None if service is None else str(service["taskDefinition"])
-
     def _app(self, app: str) -> EcsApp:
         try:
             return self.apps[app]

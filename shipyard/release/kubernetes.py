@@ -127,21 +127,21 @@ class KubernetesBackend:
         self._point_service(f"{app}-preview", app, {COLOUR: colour})
 
     def stop(self, app: str, colour: str) -> None:
-        if self._read_deployment(f"{app}-{colour}") is not None:
+        if self._deployment(app, colour) is not None:
             self._scale(app, colour, 0, serving=False, weight=0)
 
     def running(self, app: str, colour: str) -> bool:
-        deployment = self._read_deployment(f"{app}-{colour}")
+        deployment = self._deployment(app, colour)
         return deployment is not None and deployment["spec"].get("replicas", 1) > 0
 
     def health(self, app: str, colour: str) -> Health:
-        return deployment_health(self._read_deployment(f"{app}-{colour}"))
+        return deployment_health(self._deployment(app, colour))
 
     def weights(self, app: str) -> dict[str, int]:
         if self.traffic == "replicas":
             weights = {}
             for colour in COLOURS:
-                deployment = self._read_deployment(f"{app}-{colour}") or {"metadata": {}}
+                deployment = self._deployment(app, colour) or {"metadata": {}}
                 weights[colour] = int((deployment["metadata"].get("annotations") or {}).get(WEIGHT, 0))
             return weights
         service = self._read("service", app)
@@ -205,7 +205,7 @@ class KubernetesBackend:
         counts |= {colour: total - counts[first] for colour in others}
         self._point_service(app, app, {SERVING: "true"})
         for colour in sorted(counts, key=lambda c: -counts[c]):  # grow the larger first: capacity never dips
-            if counts[colour] or self._read_deployment(f"{app}-{colour}") is not None:
+            if counts[colour] or self._deployment(app, colour) is not None:
                 self._scale(app, colour, counts[colour], serving=counts[colour] > 0, weight=weights[colour])
 
     def _scale(self, app: str, colour: str, replicas: int, serving: bool, weight: int) -> None:
@@ -253,8 +253,8 @@ class KubernetesBackend:
                 continue  # someone else wrote it after our read: change the fresh object
         raise ShipyardError(f"{kind} {self.namespace}/{name}: still conflicting after {CONFLICT_RETRIES} attempts")
 
-    def _read_deployment(self, name: str) -> dict[str, Any] | None:
-        return self._read("deployment", name)
+    def _deployment(self, app: str, colour: str) -> dict[str, Any] | None:
+        return self._read("deployment", f"{app}-{colour}")
 
     def _read(self, kind: str, name: str) -> dict[str, Any] | None:
         try:

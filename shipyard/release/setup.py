@@ -64,11 +64,10 @@ def apps_in(config: PipelineConfig, name: str, backend: str | None = None) -> li
 
 @dataclass(frozen=True)
 class Connections:
-    """What a cloud backend talks through; each is built from the target's config when not given (tests inject)."""
+    """What a cloud backend needs from its caller; the API clients themselves are built from the target's config."""
 
     root: Path = Path()  # the repository: Kubernetes manifests are read relative to it
-    aws_session: Any = None  # boto3.Session, e.g. from a prefect-aws AwsCredentials block
-    kube_api: Any = None  # kubernetes.client.ApiClient
+    aws_session: Any = None  # boto3.Session, e.g. from a prefect-aws AwsCredentials block; default boto3's chain
 
 
 def local_backend(config: PipelineConfig, name: str, home: Home) -> LocalBackend:
@@ -149,7 +148,7 @@ def _kubernetes(config: PipelineConfig, name: str, target: Target, home: Home, c
         for app, settings in target.apps.items()
     }
     return KubernetesBackend(
-        connections.kube_api or api_client(target.context),
+        api_client(target.context),
         target.namespace,
         dict(target.apps),
         templates,
