@@ -16,6 +16,16 @@ apps:
 """
 
 
+# + production with one target, whose YAML (indented six spaces) fills {target}.
+ONE_TARGET = (
+    API_APP
+    + """\
+environments:
+  production:
+    target:
+{target}"""
+)
+
 # + serve with the colour stand-in and production on the local backend; format with python, router, blue, green.
 LOCAL_PRODUCTION = (
     API_APP

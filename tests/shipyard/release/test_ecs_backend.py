@@ -25,7 +25,7 @@ from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.aws_standin import Platform, build_platform, ecs_target_yaml, moto_server, session
-from tests.support.configs import API_APP
+from tests.support.configs import ONE_TARGET
 from tests.support.http_standin import healthy_app, serving
 
 SPEC = RolloutSpec(
@@ -35,20 +35,12 @@ SPEC = RolloutSpec(
     health_timeout=timedelta(seconds=5),
     scale_down_delay=timedelta(seconds=0),
 )
-CONFIG = (
-    API_APP
-    + """\
-environments:
-  production:
-    target:
-{target}"""
-)
 
 
 class Aws:
     def __init__(self, platform: Platform, tmp_path: Path, app_url: str) -> None:
         self.platform = platform
-        config = parse_config(CONFIG.format(target=ecs_target_yaml(platform, app_url)), "shipyard.yaml")
+        config = parse_config(ONE_TARGET.format(target=ecs_target_yaml(platform, app_url)), "shipyard.yaml")
         connections = setup.Connections(aws_session=session())
         backend = setup.backend_for(config, "production", Home(tmp_path), connections=connections)
         assert isinstance(backend, EcsBackend)

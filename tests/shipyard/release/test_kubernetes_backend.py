@@ -32,7 +32,7 @@ from shipyard.release.rollback import emergency_rollback
 from shipyard.release.rollout import Decision, RolloutSpec, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.support.colours import ROOT
-from tests.support.configs import API_APP
+from tests.support.configs import ONE_TARGET
 from tests.support.http_standin import healthy_app, serving
 from tests.support.kube_standin import KubeStandIn, kube_standin
 
@@ -47,12 +47,7 @@ SPEC = RolloutSpec(
     scale_down_delay=timedelta(seconds=0),
 )
 stand_in_only = pytest.mark.skipif(REAL_CONTEXT is not None, reason="needs the stand-in's fault injection")
-CONFIG = (
-    API_APP
-    + """\
-environments:
-  production:
-    target:
+TARGET = """\
       backend: kubernetes
       namespace: platform
       context: {context}
@@ -60,7 +55,6 @@ environments:
       apps:
         api: {{manifest: infra/k8s/api/deployment.yaml, url: "{url}", preview_url: "{url}/preview"}}
 """
-)
 
 
 @pytest.fixture
@@ -74,7 +68,9 @@ class Cluster:
     def __init__(self, standin: KubeStandIn, tmp_path: Path, app_url: str, traffic: str) -> None:
         self.standin = standin
         context = REAL_CONTEXT or "standin"
-        self.config = parse_config(CONFIG.format(traffic=traffic, url=app_url, context=context), "shipyard.yaml")
+        self.config = parse_config(
+            ONE_TARGET.format(target=TARGET.format(traffic=traffic, url=app_url, context=context)), "shipyard.yaml"
+        )
         self.ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
         self.ledger.migrate()
         self.backend = setup.backend_for(self.config, "production", Home(tmp_path), connections=setup.Connections(ROOT))
