@@ -5,12 +5,11 @@ BIN := $(VENV)/bin
 PORT ?= 4200
 DEMO_REPO ?= .shipyard/demo/sample-platform
 DEMO_APPROVE ?= auto
-API_URL := http://127.0.0.1:$(PORT)/api
 PYTEST_ARGS ?=
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: install demo test lint unit e2e bench clean base-images
+.PHONY: install demo test lint unit e2e bench clean base-images system-demo system-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,21 +19,24 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The Debian packages each command needs, installed with apt when missing (scripts/system-deps.sh says what it does).
+system-demo:
+	@bash scripts/system-deps.sh demo
+system-test:
+	@bash scripts/system-deps.sh test
+
 ## demo: a local Prefect server (SQLite) if none runs; pr-checks on the sample platform; the five deployments
 ## registered and a process worker; staging deploy; production deploy suspended for approval (approved by the demo
-## unless DEMO_APPROVE=manual), then a second release blue-green with traffic steps; `shipyard status production`
-demo: install
-	$(BIN)/shipyard server up --port $(PORT)
-	rm -rf $(DEMO_REPO) && mkdir -p $(DEMO_REPO)
-	@sha=$$($(BIN)/shipyard sample create $(DEMO_REPO)) && \
-	  echo "Sample platform committed at $$sha in $(DEMO_REPO)" && \
-	  PREFECT_API_URL=$(API_URL) $(BIN)/shipyard run pr-checks --repo $(DEMO_REPO) --sha $$sha
-	PREFECT_API_URL=$(API_URL) $(BIN)/python -m deployments.demo --repo $(DEMO_REPO) --approve $(DEMO_APPROVE)
+## unless DEMO_APPROVE=manual), then a second release blue-green with traffic steps; `shipyard status production`.
+## The server, colours and routers stay up (listed at the end); `shipyard demo down` stops them.
+demo: system-demo install
+	@$(BIN)/python -m deployments.demo --port $(PORT) --repo $(DEMO_REPO) --approve $(DEMO_APPROVE)
 	@echo "See the runs in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
 
-## test: lint, type-check and the whole test suite (slow end-to-end tests included)
-test: install lint
-	$(BIN)/pytest -ra $(PYTEST_ARGS)
+## test: lint, type-check and the whole test suite (slow end-to-end tests included); prints the skip count and
+## the 15 slowest tests
+test: system-test install lint
+	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -ra -m "not slow" $(PYTEST_ARGS)
@@ -44,7 +46,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install
+bench: system-test install
 	$(BIN)/python bench/pr_checks_cache.py
 	$(BIN)/python bench/pr_checks_parallel.py
 	$(BIN)/python bench/cutover.py
@@ -53,7 +55,7 @@ bench: install
 	$(BIN)/python bench/webhook_ingest.py
 
 ## base-images: local base images from Debian's packages (needs a running Docker engine and debootstrap)
-base-images: install
+base-images: system-test install
 	$(BIN)/shipyard images bootstrap
 
 clean:

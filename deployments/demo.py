@@ -1,8 +1,13 @@
-"""`make demo`, after the PR checks: the rest of the story through the registered deployments and a process worker.
+"""`make demo`: the whole story on embedded defaults, from a fresh sample platform.
 
-staging-deploy → production-deploy suspended for approval (UI link and `shipyard approve` printed; approved here
-unless --approve manual) → first production release → a second commit released blue-green with traffic steps →
+Prefect server (SQLite) → pr-checks → the five deployments on a process worker → staging-deploy →
+production-deploy suspended for approval (UI link and `shipyard approve` printed; approved here unless
+--approve manual) → first production release → a second commit released blue-green with traffic steps →
 `shipyard status production`.
+
+A failing step prints one line (what failed, why, what to do) and the demo exits 1. The Prefect server, the
+colours and their routers stay up on purpose (listed at the end; `shipyard demo down` stops them); anything else
+the demo started that is still running at exit is listed and the demo fails.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -24,37 +31,97 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 
+from deployments import local_server
 from deployments.approvals import answer
-from shipyard.sample import ROOT, commit_all
+from shipyard.home import Home
+from shipyard.processes import MARKER, kill_sessions, restore_default_signals, wait_for_none
+from shipyard.release.local import running_processes
+from shipyard.runner import spawn, stop
+from shipyard.sample import ROOT, commit_all, create_sample_repo
 
 POOL = "shipyard-process"
 SHOWN = re.compile(r"Finished in state|blue-green .*: |Suspending|approval")
+WORKER_GRACE = 10.0
+
+
+class StepFailed(Exception):
+    """One line for the person watching: what failed, why, what to do."""
+
+    def __init__(self, step: str, why: str, todo: str) -> None:
+        super().__init__(f"demo failed at {step}: {why} ({todo})")
 
 
 def main() -> None:
+    restore_default_signals()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repo", type=Path, required=True, help="the sample platform's git repository")
+    parser.add_argument("--repo", type=Path, required=True, help="folder for the sample platform's repository")
     parser.add_argument("--approve", choices=["auto", "manual"], default="auto")
+    parser.add_argument("--port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
     args = parser.parse_args()
-    api = os.environ["PREFECT_API_URL"]
-    repo = args.repo.resolve()
+    marker = os.environ[MARKER] = f"demo-{uuid.uuid4().hex[:12]}"
+    home = Home.from_env()
+    failure = None
+    try:
+        story(home, args.repo.resolve(), args.port, args.approve)
+    except StepFailed as exc:
+        failure = str(exc)
+    except KeyboardInterrupt:
+        failure = "demo interrupted (Ctrl-C); what it started is stopped or listed below"
+    kept = left_running(home)
+    survivors = wait_for_none(marker, kept.values())
+    if survivors:
+        print("\nstill running from this demo and not meant to be (killed now):", file=sys.stderr)
+        for survivor in survivors:
+            print(f"  {survivor}", file=sys.stderr)
+        kill_sessions(s.session for s in survivors)
+    if kept:
+        print("\nleft running on purpose (`shipyard demo down` stops them):")
+        for what, pid in kept.items():
+            print(f"  {what} (pid {pid})")
+    if failure:
+        print(f"\n{failure}", file=sys.stderr)
+    sys.exit(1 if failure or survivors else 0)
+
+
+def story(home: Home, repo: Path, port: int, approve: str) -> None:
+    server = attempt("the Prefect server", "see " + str(home.root / "prefect-server.log"),
+                     lambda: local_server.up(home, port))  # fmt: skip
+    api = server.api_url
+    os.environ["PREFECT_API_URL"] = api
+    step(f"Prefect server on {server.ui_url} ({'started' if server.process else 'already running'})")
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir(parents=True)
+    sha = attempt("creating the sample platform", f"check that {repo} is writable", lambda: create_sample_repo(repo))
+    step(f"sample platform committed at {sha[:12]} in {repo}: shipyard run pr-checks")
+    shipyard = [sys.executable, "-m", "shipyard.cli"]
+    checked = subprocess.run([*shipyard, "run", "pr-checks", "--repo", str(repo), "--sha", sha], check=False)
+    if checked.returncode != 0:
+        raise StepFailed("pr-checks", f"exit {checked.returncode}", "the checks' output above says which failed")
     env = dict(os.environ, SHIPYARD_SOURCE=str(ROOT), SHIPYARD_REPO=str(repo), PREFECT_WORKER_QUERY_SECONDS="2",
                PREFECT_RESULTS_PERSIST_BY_DEFAULT="true")  # fmt: skip
-    register(api, env)
-    with worker(env):
-        sha = head(repo)
+    register(env)
+    with worker(env, home):
         step(f"staging-deploy of {sha[:12]} (push to staging)")
-        final(api, start(api, "staging-deploy", repo, sha, "staging", "staging"))
+        final("staging-deploy", api, start(api, "staging-deploy", repo, sha, "staging", "staging"))
         step(f"production-deploy of {sha[:12]} (push to main): checks, then the approval gate")
-        release(api, repo, sha, args.approve)
+        release(api, repo, sha, approve)
         (repo / "apps" / "api" / "CHANGES.md").write_text("1.4.3: faster property search\n")
         sha = commit_all(repo, "api: faster property search")
         subprocess.run(["git", "tag", "v1.4.3", sha], cwd=repo, check=True)
         step(f"production-deploy of {sha[:12]} (v1.4.3): blue-green with traffic steps against the first release")
-        release(api, repo, sha, args.approve)
+        release(api, repo, sha, approve)
     step("shipyard status production")
-    status = [sys.executable, "-m", "shipyard.cli", "status", "production", "--config", str(repo / "shipyard.yaml")]
-    subprocess.run(status, env=env, check=False)
+    status = subprocess.run([*shipyard, "status", "production", "--config", str(repo / "shipyard.yaml")], env=env)
+    if status.returncode != 0:
+        raise StepFailed("shipyard status production", f"exit {status.returncode}", "see its output above")
+
+
+def attempt(what: str, todo: str, action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except Exception as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StepFailed(what, why, todo) from None
 
 
 def release(api: str, repo: Path, sha: str, approve: str) -> None:
@@ -65,41 +132,57 @@ def release(api: str, repo: Path, sha: str, approve: str) -> None:
           f"  or from a terminal: shipyard approve {run} --as alice --reason 'reviewed'\n", flush=True)  # fmt: skip
     if approve == "auto":
         time.sleep(2)
-        answer(str(run), False, "alice", "approved by the demo (make demo DEMO_APPROVE=manual waits for you)")
+        reason = "approved by the demo (make demo DEMO_APPROVE=manual waits for you)"
+        attempt("approving", "see the run in the Prefect UI", lambda: answer(str(run), False, "alice", reason))
         print("  approved as alice by the demo", flush=True)
-    final(api, run)
+    final("production-deploy", api, run)
 
 
-def register(api: str, env: dict[str, str]) -> None:
-    with SyncPrefectClient(api) as client, contextlib.suppress(ObjectAlreadyExists):
+def register(env: dict[str, str]) -> None:
+    with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
         client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
     prefect = str(Path(sys.executable).parent / "prefect")
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     if done.returncode != 0:
-        sys.exit(f"prefect deploy --all failed:\n{done.stdout}\n{done.stderr}")
+        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise StepFailed("registering the deployments (prefect deploy --all)", last, "check prefect.yaml")
     step("registered the five deployments (prefect deploy --all) on the process pool")
 
 
 @contextlib.contextmanager
-def worker(env: dict[str, str]) -> Iterator[None]:
+def worker(env: dict[str, str], home: Home) -> Iterator[None]:
+    """A process worker for the story, stopped with a bounded stop however the story ends; its log lines about
+    task ends, engine steps and the gate are echoed live."""
     prefect = str(Path(sys.executable).parent / "prefect")
-    process = subprocess.Popen([prefect, "worker", "start", "--pool", POOL], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    threading.Thread(target=_echo, args=(process,), daemon=True).start()
+    log = home.root / "demo-worker.log"
+    log.unlink(missing_ok=True)
+    process = spawn([prefect, "worker", "start", "--pool", POOL], cwd=ROOT, env=env, log=log)
+    done = threading.Event()
+    echo = threading.Thread(target=_echo, args=(log, done), daemon=True)
+    echo.start()
     try:
         yield
     finally:
-        process.terminate()
-        process.wait(30)
+        stopped = stop(process, "prefect worker", WORKER_GRACE)
+        done.set()
+        echo.join(5)
+        print(f"  {stopped}", flush=True)
 
 
-def _echo(process: subprocess.Popen[str]) -> None:
-    """Live progress: the worker's log lines about task ends, engine steps and the gate."""
-    assert process.stdout is not None
-    for line in process.stdout:
-        if SHOWN.search(line):
-            print("   " + line.rstrip()[:160], flush=True)
+def _echo(log: Path, done: threading.Event) -> None:
+    with contextlib.suppress(OSError):
+        while not log.exists() and not done.wait(0.1):
+            pass
+        with log.open(errors="replace") as lines:
+            while True:
+                line = lines.readline()
+                if not line:
+                    if done.wait(0.2):
+                        return
+                    continue
+                if SHOWN.search(line):
+                    print("   " + line.rstrip()[:160], flush=True)
 
 
 def start(api: str, name: str, repo: Path, sha: str, branch: str, environment: str) -> UUID:
@@ -112,14 +195,16 @@ def start(api: str, name: str, repo: Path, sha: str, branch: str, environment: s
 def wait_paused(api: str, run: UUID) -> None:
     state = _wait(api, run, lambda s: s.is_paused() or s.is_final())
     if not state.is_paused():
-        sys.exit(f"flow run {run} ended before its approval gate: {state.name}: {state.message}")
+        why = f"the run ended {state.name} before its approval gate: {state.message or 'no message'}"
+        raise StepFailed("production-deploy", why, f"see the run: {api.removesuffix('/api')}/runs/flow-run/{run}")
 
 
-def final(api: str, run: UUID) -> None:
+def final(what: str, api: str, run: UUID) -> None:
     state = _wait(api, run, lambda s: s.is_final())
     print(f"  → {state.name}{': ' + state.message if state.message else ''}", flush=True)
     if not state.is_completed():
-        sys.exit(1)
+        why = f"{state.name}: {(state.message or 'no message').strip().splitlines()[0]}"
+        raise StepFailed(what, why, f"see the run: {api.removesuffix('/api')}/runs/flow-run/{run}")
 
 
 def _wait(api: str, run: UUID, done: Any, timeout: float = 3600) -> Any:
@@ -130,13 +215,16 @@ def _wait(api: str, run: UUID, done: Any, timeout: float = 3600) -> Any:
         if state is not None and done(state):
             return state
         time.sleep(1)
-    sys.exit(f"flow run {run} did not get there within {timeout:g}s")
+    raise StepFailed(f"flow run {run}", f"not done within {timeout:g} s", "see it in the Prefect UI")
 
 
-def head(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+def left_running(home: Home) -> dict[str, int]:
+    """What the demo leaves up on purpose: the server `shipyard server up` started, the colours and routers."""
+    kept = {what: pid for what, (pid, _) in running_processes(home.root / "local").items()}
+    server = local_server.recorded(home)
+    if server is not None:
+        kept[f"Prefect server on http://127.0.0.1:{server[1]}"] = server[0]
+    return kept
 
 
 def step(text: str) -> None:

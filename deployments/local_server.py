@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -12,6 +13,8 @@ from subprocess import Popen
 import httpx
 
 from shipyard.errors import ShipyardError
+from shipyard.home import Home
+from shipyard.processes import Stopped, process_alive, stop_group
 from shipyard.runner import spawn, stop
 
 HOST = "127.0.0.1"
@@ -31,9 +34,8 @@ class LocalServer:
     def ui_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
+    def stop(self) -> Stopped | None:
+        return stop(self.process, "prefect server") if self.process is not None else None
 
 
 def healthy(api_url: str) -> bool:
@@ -63,3 +65,33 @@ def ensure_server(port: int, log: Path, prefect_home: Path | None = None) -> Loc
         time.sleep(0.5)
     server.stop()
     raise ShipyardError(f"prefect server did not become healthy in {START_TIMEOUT:g}s; see {log}")
+
+
+def up(home: Home, port: int) -> LocalServer:
+    """`shipyard server up`: a server for this home, left running; `down` stops it (it records its pid)."""
+    server = ensure_server(port, home.root / "prefect-server.log")
+    if server.process is not None:
+        _record(home).write_text(json.dumps({"pid": server.process.pid, "port": port}))
+    return server
+
+
+def recorded(home: Home) -> tuple[int, int] | None:
+    """(pid, port) of the server `up` started for this home, while it runs."""
+    try:
+        data = json.loads(_record(home).read_text())
+        pid, port = int(data["pid"]), int(data["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (pid, port) if process_alive(pid) else None
+
+
+def down(home: Home, grace: float = 10.0) -> Stopped | None:
+    """Stop the server `up` started for this home (its whole process group); None if it started none that runs."""
+    found = recorded(home)
+    _record(home).unlink(missing_ok=True)
+    return stop_group(found[0], grace, f"prefect server on 127.0.0.1:{found[1]}") if found else None
+
+
+def _record(home: Home) -> Path:
+    home.root.mkdir(parents=True, exist_ok=True)
+    return home.root / "prefect-server.json"

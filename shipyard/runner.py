@@ -18,11 +18,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from shipyard.errors import ShipyardError
+from shipyard.processes import Stopped, child_env, stop_group, with_default_signals
 
 KILL_GRACE_SECONDS = 3.0
+STOP_GRACE_SECONDS = 10.0
 MAX_CAPTURE_BYTES = 2_000_000
 
 
@@ -89,12 +91,12 @@ def run(
     after the tool itself has exited.
     """
     secrets = tuple(secrets)
-    full_env = dict(env) if env is not None else dict(os.environ)
+    full_env = child_env(env)
     executable = _which(argv[0], full_env.get("PATH", ""))
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [executable, *argv[1:]],
+            with_default_signals([executable, *argv[1:]]),
             cwd=cwd,
             env=full_env,
             stdin=subprocess.DEVNULL,
@@ -177,13 +179,14 @@ def _last(text: str, lines: int = 30) -> str:
 def spawn(
     argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start a long-lived server in its own session, output to a log file; the caller owns its lifetime."""
+    """Start a long-lived server in its own session (its pid is its group), output to a log file, with default
+    signal dispositions and this run's marker; the caller owns its lifetime and stops it with `stop`."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    full_env = dict(env) if env is not None else dict(os.environ)
+    full_env = child_env(env)
     executable = _which(argv[0], full_env.get("PATH", ""))
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [executable, *argv[1:]],
+            with_default_signals([executable, *argv[1:]]),
             env=full_env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -193,24 +196,13 @@ def spawn(
         )
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a spawned server and its children."""
-    _kill_group(proc)
+def stop(proc: subprocess.Popen[Any], name: str = "", grace: float = STOP_GRACE_SECONDS) -> Stopped:
+    """Stop a spawned server and everything in its group: SIGTERM, up to `grace` seconds, then SIGKILL; reaped."""
+    stopped = stop_group(proc.pid, grace, name or _program(proc))
+    proc.wait()
+    return stopped
 
 
-def stop_group(pid: int, grace: float) -> None:
-    """Stop a process group we started earlier (maybe from another process): TERM, wait up to grace, KILL."""
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while process_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    _signal_group(pid, signal.SIGKILL)
-
-
-def process_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+def _program(proc: subprocess.Popen[Any]) -> str:
+    args = [str(a) for a in proc.args] if isinstance(proc.args, list | tuple) else [str(proc.args)]
+    return Path(args[args.index("--") + 1] if "--" in args else args[0]).name

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,35 @@ import pytest
 from deployments.local_server import LocalServer, ensure_server
 from shipyard.errors import ShipyardError
 from shipyard.files import free_port
+from shipyard.processes import MARKER, Survivor, kill_sessions, restore_default_signals, wait_for_none
 from tests.capabilities import require
+
+# Every process the session starts carries this marker; at the end none may be left (pytest_sessionfinish).
+SESSION_MARKER = f"pytest-{uuid.uuid4().hex[:12]}"
+SURVIVORS: list[Survivor] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    restore_default_signals()  # children started by a backgrounded `make test` must still stop on SIGTERM
+    os.environ[MARKER] = SESSION_MARKER
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if any process it started outlived it (they are listed, then killed)."""
+    SURVIVORS.extend(wait_for_none(SESSION_MARKER, timeout=10))
+    if SURVIVORS:
+        kill_sessions(s.session for s in SURVIVORS)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    terminalreporter.write_line(f"skipped tests: {len(terminalreporter.stats.get('skipped', []))}")
+    if SURVIVORS:
+        terminalreporter.write_line("processes this test session started and left running (now killed):", red=True)
+        for survivor in SURVIVORS:
+            terminalreporter.write_line(f"  {survivor}", red=True)
+
 
 # Pinned scanners install once per checkout (about a minute), not once per test session.
 SHARED_TOOLS = Path(__file__).resolve().parent.parent / ".shipyard" / "tools"

@@ -34,6 +34,8 @@ app.add_typer(server_app, name="server")
 app.add_typer(images_app, name="images")
 webhook_app = typer.Typer(help="The GitHub webhook relay.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
+demo_app = typer.Typer(help="What `make demo` leaves running.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 # Wide when piped (CI logs, tests) so table rows and URLs are not folded.
 out = Console(width=None if Console().is_terminal else 200)
@@ -74,14 +76,40 @@ def sample_create(
 
 @server_app.command("up")
 def server_up(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 4200) -> None:
-    """Start a Prefect server on 127.0.0.1 unless one is already answering there."""
-    from deployments.local_server import ensure_server
+    """Start a Prefect server on 127.0.0.1 unless one is already answering there; it keeps running."""
+    from deployments.local_server import up
 
-    log = Home.from_env().root / "prefect-server.log"
-    server = _guard(lambda: ensure_server(port, log))
-    state = "started" if server.process else "already running"
-    out.print(f"Prefect server {state}: UI {server.ui_url}  API {server.api_url}")
-    out.print(f"Use it with: export PREFECT_API_URL={server.api_url}")
+    server = _guard(lambda: up(Home.from_env(), port))
+    state = (
+        f"started (pid {server.process.pid}; `shipyard server down` stops it)" if server.process else "already running"
+    )
+    out.print(f"Prefect server {state}: UI {server.ui_url}  API {server.api_url}", highlight=False)
+    out.print(f"Use it with: export PREFECT_API_URL={server.api_url}", highlight=False)
+
+
+@server_app.command("down")
+def server_down() -> None:
+    """Stop the Prefect server `shipyard server up` started (SIGTERM, 10 s, then its process group is killed)."""
+    from deployments.local_server import down
+
+    stopped = down(Home.from_env())
+    out.print(
+        str(stopped) if stopped else "no Prefect server started by `shipyard server up` is running", highlight=False
+    )
+
+
+@demo_app.command("down")
+def demo_down() -> None:
+    """Stop what `make demo` leaves running: the local colours and HAProxy routers, then the Prefect server."""
+    from deployments.local_server import down
+    from shipyard.release.local import stop_everything
+
+    home = Home.from_env()
+    stopped = [*stop_everything(home.root / "local"), down(home)]
+    for line in stopped:
+        out.print(str(line), highlight=False)
+    if not any(stopped):
+        out.print("nothing of the demo's is running", highlight=False)
 
 
 @images_app.command("bootstrap")
@@ -361,4 +389,7 @@ def _guard(action: Any) -> Any:
 
 
 def main() -> None:
+    from shipyard.processes import restore_default_signals
+
+    restore_default_signals()
     app()

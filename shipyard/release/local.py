@@ -20,11 +20,12 @@ import httpx
 
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
+from shipyard.processes import Stopped, process_alive, stop_group
 from shipyard.release.backend import COLOURS, release_env
 from shipyard.release.package import environment_bin
 from shipyard.release.rollout import Capabilities, Health
 from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
-from shipyard.runner import process_alive, run, spawn, stop_group
+from shipyard.runner import run, spawn
 
 PROBE_TIMEOUT = 2.0
 STOP_GRACE = 10.0
@@ -192,6 +193,30 @@ class LocalBackend:
             return int((self._folder(app) / f"{colour}.pid").read_text())
         except (OSError, ValueError):
             return None
+
+
+def running_processes(state: Path) -> dict[str, tuple[int, Path]]:
+    """Every colour and router the local backend runs from this state folder (any environment):
+    what -> (pid, its pid file)."""
+    found = {}
+    for pidfile in sorted([*state.glob("*/*/*.pid"), *state.glob("*/*/router/haproxy.pid")]):
+        try:
+            pid = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if process_alive(pid):
+            env, app, what = pidfile.relative_to(state).parts[:3]  # env/app/colour.pid or env/app/router/haproxy.pid
+            found[f"{env} {app} {'router' if what == 'router' else pidfile.stem + ' colour'}"] = (pid, pidfile)
+    return found
+
+
+def stop_everything(state: Path) -> list[Stopped]:
+    """Stop every colour and router under the state folder, colours first (no router outlives its traffic)."""
+    stopped = []
+    for what, (pid, pidfile) in sorted(running_processes(state).items(), key=lambda item: item[0].endswith("router")):
+        stopped.append(stop_group(pid, STOP_GRACE, what))
+        pidfile.unlink(missing_ok=True)
+    return stopped
 
 
 def _listening(port: int) -> bool:

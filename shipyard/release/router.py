@@ -21,8 +21,9 @@ from pathlib import Path
 
 from shipyard.errors import ShipyardError
 from shipyard.files import write_atomically
+from shipyard.processes import stop_group
 from shipyard.release.backend import COLOURS
-from shipyard.runner import run, spawn, stop_group
+from shipyard.runner import run, spawn
 
 START_TIMEOUT = 10.0
 UP_TIMEOUT = 10.0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectAlreadyExists
 
 from shipyard.images.worker import WORKER_IMAGE, build_worker_image
+from shipyard.runner import spawn, stop
 from shipyard.sample import create_sample_repo
 from tests.capabilities import require_tools
 
@@ -58,15 +58,11 @@ def test_a_pr_checks_run_executes_in_a_container_of_the_docker_pool(
     log = tmp_path / "worker.log"
     env = dict(shipyard_env, PREFECT_WORKER_QUERY_SECONDS="1")
     prefect = str(Path(sys.executable).parent / "prefect")
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [prefect, "worker", "start", "--pool", POOL, "--type", "docker"], env=env, stdout=out, stderr=out
-        )
+    worker = spawn([prefect, "worker", "start", "--pool", POOL, "--type", "docker"], env=env, log=log)
     try:
         state = wait_final(api, run.id, log)
     finally:
-        worker.terminate()
-        worker.wait(15)
+        print(stop(worker, "prefect worker"))
     (container,) = docker_engine.containers(all=True, filters={"label": f"io.prefect.flow-run-id={run.id}"})
     try:
         assert container["Image"] == WORKER_IMAGE

@@ -28,6 +28,7 @@ from shipyard.files import free_port
 from shipyard.home import Home
 from shipyard.ledger import DecisionKind, EventKind, Ledger, ReleaseView
 from shipyard.release.setup import local_backend
+from shipyard.runner import spawn, stop
 from shipyard.sample import commit_all, create_sample_repo
 from tests.capabilities import require_tools
 from tests.deployments.test_webhook_relay import delivery, push
@@ -217,16 +218,10 @@ def stack(
         relay_config = base / "relay.yaml"
         relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
         relay_port = free_port()
-        with log.open("w") as out:
-            worker = subprocess.Popen(
-                [prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
-                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            relay = subprocess.Popen(
-                [sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(relay_config),
-                 "--port", str(relay_port), "--watch-seconds", "2"],
-                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        worker = spawn([prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
+                       env=env, cwd=ROOT, log=log)  # fmt: skip
+        relay = spawn([sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(relay_config),
+                       "--port", str(relay_port), "--watch-seconds", "2"], env=env, cwd=ROOT, log=log)  # fmt: skip
         url = f"http://127.0.0.1:{relay_port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -238,10 +233,8 @@ def stack(
         try:
             yield stack
         finally:
-            for process in (relay, worker):
-                process.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(15)
+            for process, name in ((relay, "webhook relay"), (worker, "prefect worker")):
+                print(stop(process, name))
             for environment in ("production", "staging"):
                 local_backend(load_config(relay_config), environment, Home(home)).shutdown("api")
 

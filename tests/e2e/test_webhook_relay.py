@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.exceptions import ObjectAlreadyExists
 
 from shipyard.files import free_port
+from shipyard.runner import spawn, stop
 from tests.deployments.test_webhook_relay import delivery, push
 
 pytestmark = pytest.mark.slow
@@ -42,10 +42,18 @@ def pr_checks_deployment(shipyard_env: dict[str, str]) -> UUID:
 def relay(shipyard_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = dict(shipyard_env, GITHUB_WEBHOOK_SECRET="relay-test-secret", SHIPYARD_HOME=str(tmp_path))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(SAMPLE_CONFIG), "--port", str(port)],
-        env=env,
-    )
+    argv = [
+        sys.executable,
+        "-m",
+        "shipyard.cli",
+        "webhook",
+        "serve",
+        "--config",
+        str(SAMPLE_CONFIG),
+        "--port",
+        str(port),
+    ]
+    process = spawn(argv, env=env, log=tmp_path / "relay.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -55,8 +63,7 @@ def relay(shipyard_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         except httpx.HTTPError:
             time.sleep(0.1)
     yield url
-    process.terminate()
-    process.wait(10)
+    print(stop(process, "webhook relay"))
 
 
 def runs_of(env: dict[str, str], deployment: UUID) -> list[dict[str, object]]:

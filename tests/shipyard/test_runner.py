@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.runner import CommandError, ToolNotFound, process_alive, run, spawn
+from shipyard.processes import process_alive
+from shipyard.runner import CommandError, ToolNotFound, run, spawn
 
 
 def test_captures_exit_code_and_both_streams() -> None:

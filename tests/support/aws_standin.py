@@ -8,7 +8,6 @@ the app's family, made through boto3 like any other client.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import boto3
 import httpx
 
 from shipyard.files import free_port
+from shipyard.runner import spawn, stop
 
 REGION = "eu-west-1"
 KEY_ID, SECRET = "AKIASHIPYARDSTANDIN", "stand-in-secret-never-logged"
@@ -32,8 +32,7 @@ def moto_server(log: Path) -> Iterator[str]:
     moto = Path(sys.executable).parent / "moto_server"
     # ECS rollouts are not simulated: with this set, services report their tasks running and rollouts COMPLETED.
     env = dict(os.environ, MOTO_ECS_SERVICE_RUNNING="2")
-    with log.open("w") as out:
-        process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out, env=env)
+    process = spawn([str(moto), "-H", "127.0.0.1", "-p", str(port)], log=log, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -47,8 +46,7 @@ def moto_server(log: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process, "moto_server")
 
 
 def session() -> boto3.Session:

@@ -89,6 +89,6 @@ def test_stop_leaves_no_process(backend: LocalBackend) -> None:
     assert wait_healthy(backend, "blue") is Health.HEALTHY
     pid = int((backend.state / "api" / "blue.pid").read_text())
     backend.stop("api", "blue")
-    from shipyard.runner import process_alive
+    from shipyard.processes import process_alive
 
     assert not process_alive(pid) and backend.health("api", "blue") is Health.UNHEALTHY
