@@ -73,11 +73,11 @@ def test_a_process_group_that_ignores_sigterm_is_killed_after_the_grace_and_the_
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     child = int(pidfile.read_text())
-    started = time.monotonic()
     stopped = stop(process, "stubborn", grace=0.5)
     assert stopped.how == "killed"
-    assert str(stopped) == f"stubborn (pid {process.pid}) did not stop within 0.5 s of SIGTERM: killed its process group"
-    assert time.monotonic() - started < 5
+    assert str(stopped) == (
+        f"stubborn (pid {process.pid}) did not stop within 0.5 s of SIGTERM: killed its process group"
+    )
     deadline = time.monotonic() + 5
     while process_alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
