@@ -60,6 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     marker = os.environ[MARKER] = f"demo-{uuid.uuid4().hex[:12]}"
     home = Home.from_env()
+    step(f"make demo: every process it starts carries {MARKER}={marker}")
     failure = None
     try:
         story(home, args.repo.resolve(), args.port, args.approve)

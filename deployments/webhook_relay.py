@@ -13,6 +13,7 @@ import multiprocessing
 import re
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ Dispatch = Callable[[Pending], str]  # returns the flow run id
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_RETRY_SECONDS = 60.0
 POLL_SECONDS = 0.2
+STOP_GRACE = 15.0
 LOG = logging.getLogger("shipyard.webhook_relay")
 
 
@@ -116,10 +118,16 @@ class OwnProcess:
         self._process.start()
 
     def stop(self) -> None:
+        """Bounded: SIGTERM (it finishes the dispatch in progress), then SIGKILL after STOP_GRACE; logged either way."""
+        started = time.monotonic()
         self._process.terminate()
-        self._process.join(15)
+        self._process.join(STOP_GRACE)
         if self._process.is_alive():
             self._process.kill()
+            self._process.join()
+            LOG.warning("relay dispatcher did not stop within %g s of SIGTERM: killed", STOP_GRACE)
+        else:
+            LOG.info("relay dispatcher stopped %.1f s after SIGTERM", time.monotonic() - started)
 
 
 def _background(spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:

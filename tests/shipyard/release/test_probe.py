@@ -14,14 +14,16 @@ from tests.support.http_standin import Answer, serving
 def test_a_request_sent_before_the_window_opened_is_not_counted_in_it() -> None:
     slow = threading.Event()
     slow.set()
+    in_flight = threading.Event()
 
     def app(method: str, path: str, headers: Any, body: bytes) -> Answer:
         if slow.is_set():
+            in_flight.set()
             time.sleep(0.6)
         return 200, {}, {}
 
     with serving(app) as url, LoadGenerator(url, keepalive_clients=1, fresh_clients=0) as load:
-        time.sleep(0.2)  # one slow request in flight
+        assert in_flight.wait(10)  # one slow request in flight (waited for, not assumed after a sleep: a busy machine)
         slow.clear()
         window = load.open_window()  # returns the window that closes
         time.sleep(1.0)
