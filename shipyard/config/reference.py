@@ -1,4 +1,5 @@
-"""The configuration reference in README, generated from the schema so the two cannot drift apart."""
+"""The configuration reference in docs/configuration.md, generated from the schema so the two cannot drift apart
+(`shipyard config reference` prints it; tests/test_docs.py compares it with the doc)."""
 
 from __future__ import annotations
 

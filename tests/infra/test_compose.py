@@ -1,5 +1,5 @@
 """infra/compose/docker-compose.prod.yml: docker-compose accepts it, refuses to start without its secrets (naming the
-variable), and the resolved stack is what the README promises."""
+variable), and the resolved stack is what docs/production-stack.md promises."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Built the way `shipyard deploy` builds it (config -> setup.backend_for -> kubeco
 user's own Deployment from infra/k8s/api/deployment.yaml as the template. After each engine step the test reads the
 Services and Deployments back through a client of its own, not through the backend.
 
-Against a real cluster instead of the stand-in (README, "Kubernetes on a real cluster"): SHIPYARD_TEST_KUBE_CONTEXT
+Against a real cluster instead of the stand-in (docs/backends.md, "Kubernetes"): SHIPYARD_TEST_KUBE_CONTEXT
 names the kubeconfig context, SHIPYARD_TEST_KUBE_IMAGE the image repository the cluster pulls the api from (tags
 1.0.0 and 1.1.0 must exist there, 3.0.0-broken must not); the tests that need the stand-in's fault injection skip.
 """
