@@ -76,7 +76,7 @@ def main() -> None:
             print(f"  {survivor}", file=sys.stderr)
         kill_sessions(s.session for s in survivors)
     if kept:
-        print("\nleft running on purpose (`shipyard demo down` stops them):")
+        print(f"\nleft running on purpose (`{_cli()} demo down` stops them):")
         for what, pid in kept.items():
             print(f"  {what} (pid {pid})")
     if failure:
@@ -130,7 +130,7 @@ def release(api: str, repo: Path, sha: str, approve: str) -> None:
     wait_paused(api, run)
     ui = api.removesuffix("/api")
     print(f"\n  Waiting for an approval: {ui}/runs/flow-run/{run}\n"
-          f"  or from a terminal: shipyard approve {run} --as alice --reason 'reviewed'\n", flush=True)  # fmt: skip
+          f"  or from a terminal: {_cli()} approve {run} --as alice --reason 'reviewed'\n", flush=True)  # fmt: skip
     if approve == "auto":
         time.sleep(2)
         reason = "approved by the demo (make demo DEMO_APPROVE=manual waits for you)"
@@ -226,6 +226,14 @@ def left_running(home: Home) -> dict[str, int]:
     if server is not None:
         kept[f"Prefect server on http://127.0.0.1:{server[1]}"] = server[0]
     return kept
+
+
+def _cli() -> str:
+    """The `shipyard` command as the person watching can type it from where they ran `make demo`."""
+    path = Path(sys.executable).parent / "shipyard"
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
 
 
 def step(text: str) -> None:

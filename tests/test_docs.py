@@ -109,7 +109,7 @@ def test_the_command_check_names_what_is_missing() -> None:
 
 def test_every_doc_shows_commands_that_the_check_reads() -> None:
     """The check reads what the README promises: the two fresh-machine commands and how to stop the demo."""
-    seen = {" ".join(c.words) for c in commands_in((ROOT / "README.md").read_text())}
+    seen = {" ".join([Path(c.words[0]).name, *c.words[1:]]) for c in commands_in((ROOT / "README.md").read_text())}
     assert {"make demo", "make test", "make bench", "shipyard demo down", "shipyard server down"} <= seen
 
 
