@@ -30,6 +30,7 @@ from uuid import UUID
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments import local_server
 from deployments.approvals import answer
@@ -88,8 +89,13 @@ def story(home: Home, repo: Path, port: int, approve: str) -> None:
     server = attempt("the Prefect server", "see " + str(home.root / "prefect-server.log"),
                      lambda: local_server.up(home, port))  # fmt: skip
     api = server.api_url
-    os.environ["PREFECT_API_URL"] = api
+    os.environ["PREFECT_API_URL"] = api  # for the processes the demo starts; this one's settings were read at import
     step(f"Prefect server on {server.ui_url} ({'started' if server.process else 'already running'})")
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        tell(home, repo, api, approve)
+
+
+def tell(home: Home, repo: Path, api: str, approve: str) -> None:
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir(parents=True)
     sha = attempt("creating the sample platform", f"check that {repo} is writable", lambda: create_sample_repo(repo))
