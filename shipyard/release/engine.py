@@ -112,41 +112,49 @@ class Engine:
         )
 
     def act(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
-        app, candidate = release.app, release.colour
-        stable = other(candidate)
-        step = decision.step
-        if step is Step.WAIT:
-            time.sleep(self.poll)
-        elif step is Step.START_CANDIDATE:
-            self.backend.start(app, candidate, release)
-            self.ledger.record(release.id, EventKind.NOTE, ENGINE, decision.reason, details={"action": step.value})
-        elif step is Step.START_STABLE:
-            previous = self._previous_of(release)
-            if previous is not None:
-                self.backend.start(app, stable, previous)
-        elif step in (Step.SMOKE_PREVIEW, Step.SMOKE_FINAL):
-            self._smoke(release, step)
-        elif step in (Step.SHIFT, Step.ROLL_BACK):
-            if step is Step.ROLL_BACK:
-                self._record_once(release, EventKind.FAILED, decision.reason.removeprefix("roll back: "))
-            target = decision.weight or 0
-            self.backend.set_weights(app, {candidate: target, stable: 100 - target if self._has_stable(release) else 0})
-            self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=target)
-            probe.open_window()
-        elif step is Step.RECORD_WEIGHT:
-            weight = self._weights(app).get(candidate, 0)
-            self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=weight)
-            probe.open_window()
-        elif step is Step.PROMOTE:
-            self.ledger.record(release.id, EventKind.PROMOTED, ENGINE, decision.reason)
-        elif step is Step.SCALE_DOWN_OLD:
-            self.backend.stop(app, stable)
-            previous = self._previous_of(release)
-            if previous is not None:
-                self.ledger.record(previous.id, EventKind.SCALED_DOWN, ENGINE, decision.reason)
-        elif step is Step.STOP_CANDIDATE:
-            self._record_once(release, EventKind.FAILED, decision.reason.removeprefix("stop the candidate: "))
-            self.backend.stop(app, candidate)
+        ACTIONS[decision.step](self, release, decision, probe)
+
+    def _wait(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        time.sleep(self.poll)
+
+    def _start_candidate(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        self.backend.start(release.app, release.colour, release)
+        self.ledger.record(release.id, EventKind.NOTE, ENGINE, decision.reason, details={"action": decision.step.value})
+
+    def _start_stable(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        previous = self._previous_of(release)
+        if previous is not None:
+            self.backend.start(release.app, other(release.colour), previous)
+
+    def _run_smoke(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        self._smoke(release, decision.step)
+
+    def _shift(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        if decision.cause:  # rolling back: the failure is recorded before traffic moves
+            self._record_once(release, EventKind.FAILED, decision.cause)
+        target = decision.weight or 0
+        stable = 100 - target if self._has_stable(release) else 0
+        self.backend.set_weights(release.app, {release.colour: target, other(release.colour): stable})
+        self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=target)
+        probe.open_window()
+
+    def _record_weight(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        weight = self._weights(release.app).get(release.colour, 0)
+        self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=weight)
+        probe.open_window()
+
+    def _promote(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        self.ledger.record(release.id, EventKind.PROMOTED, ENGINE, decision.reason)
+
+    def _scale_down_old(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        self.backend.stop(release.app, other(release.colour))
+        previous = self._previous_of(release)
+        if previous is not None:
+            self.ledger.record(previous.id, EventKind.SCALED_DOWN, ENGINE, decision.reason)
+
+    def _stop_candidate(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
+        self._record_once(release, EventKind.FAILED, decision.cause)
+        self.backend.stop(release.app, release.colour)
 
     def _smoke(self, release: ReleaseView, step: Step) -> None:
         stage = "preview" if step is Step.SMOKE_PREVIEW else "final"
@@ -220,6 +228,21 @@ class Engine:
 
     def _record_once(self, release: ReleaseView, kind: EventKind, reason: str, key: str | None = None) -> None:
         self.ledger.record(release.id, kind, ENGINE, reason, idempotency_key=f"release-{release.id}:{key or kind}")
+
+
+ACTIONS: dict[Step, Callable[[Engine, ReleaseView, Decision, LoadGenerator], None]] = {
+    Step.WAIT: Engine._wait,
+    Step.START_CANDIDATE: Engine._start_candidate,
+    Step.START_STABLE: Engine._start_stable,
+    Step.SMOKE_PREVIEW: Engine._run_smoke,
+    Step.SMOKE_FINAL: Engine._run_smoke,
+    Step.SHIFT: Engine._shift,
+    Step.ROLL_BACK: Engine._shift,
+    Step.RECORD_WEIGHT: Engine._record_weight,
+    Step.PROMOTE: Engine._promote,
+    Step.SCALE_DOWN_OLD: Engine._scale_down_old,
+    Step.STOP_CANDIDATE: Engine._stop_candidate,
+}
 
 
 def _last(events: list[EventView], kind: EventKind) -> EventView | None:

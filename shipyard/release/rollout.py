@@ -90,8 +90,9 @@ class Observed:
 @dataclass(frozen=True)
 class Decision:
     step: Step
-    reason: str
-    weight: int | None = None  # target candidate weight for SHIFT
+    reason: str  # for the person watching: what is done now and why
+    weight: int | None = None  # target candidate weight for SHIFT and ROLL_BACK
+    cause: str = ""  # on the way back: why the release failed, as the ledger records it
 
     @property
     def terminal(self) -> bool:
@@ -177,14 +178,15 @@ def _still_analysing(o: Observed, spec: RolloutSpec, now: datetime) -> str:
     return ""
 
 
-def _roll_back(o: Observed, reason: str) -> Decision:
+def _roll_back(o: Observed, cause: str) -> Decision:
     if o.weight > 0 and o.has_stable and not o.stable_running:
-        return Decision(Step.START_STABLE, f"restart the stable colour before moving traffic back: {reason}")
+        reason = f"restart the stable colour before moving traffic back: {cause}"
+        return Decision(Step.START_STABLE, reason, cause=cause)
     if o.weight > 0 and o.has_stable:
-        return Decision(Step.ROLL_BACK, f"roll back: {reason}", weight=0)
+        return Decision(Step.ROLL_BACK, f"roll back: {cause}", weight=0, cause=cause)
     if o.candidate_running:
-        return Decision(Step.STOP_CANDIDATE, f"stop the candidate: {reason}")
-    return Decision(Step.FAILED, f"rolled back: {reason}")
+        return Decision(Step.STOP_CANDIDATE, f"stop the candidate: {cause}", cause=cause)
+    return Decision(Step.FAILED, f"rolled back: {cause}", cause=cause)
 
 
 def _after_promotion(o: Observed, spec: RolloutSpec, now: datetime) -> Decision:

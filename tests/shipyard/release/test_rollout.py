@@ -259,6 +259,31 @@ def test_decide(name: str, observed: Observed, now: datetime, step: Step, reason
     assert decision.weight == weight, (name, decision)
 
 
+WAY_BACK = (Step.ROLL_BACK, Step.STOP_CANDIDATE, Step.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("name", "observed"),
+    [
+        ("breach at 10%", replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(0),
+                                  analysis=Analysis(samples=100, error_rate=0.2, p95_ms=40))),
+        ("failed preview smoke, candidate up", replace(BASE, preview_smoke=Check.FAILED)),
+        ("failed preview smoke, candidate gone", replace(BASE, preview_smoke=Check.FAILED, candidate_running=False)),
+        ("aborted by a failed step", replace(BASE, abort_reason="shift failed: router down", weight=50,
+                                             weight_since=at(0))),
+    ],
+)  # fmt: skip
+def test_the_way_back_carries_the_cause_as_data_and_the_reason_for_people(name: str, observed: Observed) -> None:
+    decision = decide(observed, SPEC, at(60))
+    assert decision.step in WAY_BACK, (name, decision)
+    assert decision.cause and decision.cause in decision.reason, (name, decision)
+    assert not decision.cause.startswith(("roll back", "stop the candidate", "rolled back")), (name, decision)
+
+
+def test_on_the_way_forward_there_is_no_cause() -> None:
+    assert decide(replace(BASE, health=Health.UNKNOWN), SPEC, at(5)).cause == ""
+
+
 def test_decide_is_idempotent() -> None:
     observed = replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=GOOD)
     assert decide(observed, SPEC, at(40)) == decide(observed, SPEC, at(40))
