@@ -87,7 +87,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 [
                     sys.executable,
                     "-m",
-                    "shipyard.cli",
+                    "cli",
                     "rollback",
                     "production",
                     "--app",

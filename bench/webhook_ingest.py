@@ -43,7 +43,7 @@ try:
     env = dict(os.environ, GITHUB_WEBHOOK_SECRET=SECRET.decode())
     config = ROOT / "examples" / "platform" / "shipyard.yaml"
     relay = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(config), "--port", str(port)],
+        [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config), "--port", str(port)],
         env=env,
         cwd=ROOT,
     )

@@ -100,7 +100,7 @@ def tell(home: Home, repo: Path, api: str, approve: str) -> None:
     repo.mkdir(parents=True)
     sha = attempt("creating the sample platform", f"check that {repo} is writable", lambda: create_sample_repo(repo))
     step(f"sample platform committed at {sha[:12]} in {repo}: shipyard run pr-checks")
-    shipyard = [sys.executable, "-m", "shipyard.cli"]
+    shipyard = [sys.executable, "-m", "cli"]
     checked = subprocess.run([*shipyard, "run", "pr-checks", "--repo", str(repo), "--sha", sha], check=False)
     if checked.returncode != 0:
         raise StepFailed("pr-checks", f"exit {checked.returncode}", "the checks' output above says which failed")

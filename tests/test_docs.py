@@ -196,7 +196,7 @@ def command_problems(words: list[str]) -> list[str]:
     program = Path(words[0]).name
     if program == "shipyard":
         problems += _shipyard_problems(words[1:])
-    elif re.fullmatch(r"python(3(\.\d+)?)?", program) and words[1:3] == ["-m", "shipyard.cli"]:
+    elif re.fullmatch(r"python(3(\.\d+)?)?", program) and words[1:3] == ["-m", "cli"]:
         problems += _shipyard_problems(words[3:])
     elif program == "make":
         targets = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
@@ -238,7 +238,7 @@ def _shipyard_problems(args: list[str]) -> list[str]:
 
 @cache
 def _cli() -> Any:
-    from shipyard.cli import app
+    from cli.main import app
 
     return typer.main.get_command(app)
 

@@ -80,7 +80,7 @@ def staging(
         config = load_config(repo / "shipyard.yaml")
         folder = package("api", config.apps["api"], repo, sha, Home(base / "home"))
         deployed = subprocess.run(
-            [sys.executable, "-m", "shipyard.cli", "deploy", "staging", "--app", "api", "--version", "1.4.2",
+            [sys.executable, "-m", "cli", "deploy", "staging", "--app", "api", "--version", "1.4.2",
              "--sha", sha, "--artifact", str(folder), "--config", str(repo / "shipyard.yaml")],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip

@@ -41,9 +41,7 @@ class CliRun:
 
 
 def shipyard(env: dict[str, str], *args: str) -> CliRun:
-    proc = subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", *args], env=env, capture_output=True, text=True, timeout=900
-    )
+    proc = subprocess.run([sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, timeout=900)
     output = proc.stdout + proc.stderr
     match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)
     return CliRun(proc.returncode, output, UUID(match[1]) if match else None)

@@ -220,7 +220,7 @@ def stack(
         relay_port = free_port()
         worker = spawn([prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
                        env=env, cwd=ROOT, log=log)  # fmt: skip
-        relay = spawn([sys.executable, "-m", "shipyard.cli", "webhook", "serve", "--config", str(relay_config),
+        relay = spawn([sys.executable, "-m", "cli", "webhook", "serve", "--config", str(relay_config),
                        "--port", str(relay_port), "--watch-seconds", "2"], env=env, cwd=ROOT, log=log)  # fmt: skip
         url = f"http://127.0.0.1:{relay_port}"
         deadline = time.monotonic() + 30
@@ -339,7 +339,7 @@ def test_an_approval_from_the_terminal_with_its_own_traffic_plan(stack: Stack) -
 
 
 def approve(stack: Stack, run_id: UUID, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "shipyard.cli", "approve", str(run_id), *args]
+    command = [sys.executable, "-m", "cli", "approve", str(run_id), *args]
     return subprocess.run(command, env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 

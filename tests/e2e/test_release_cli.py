@@ -42,7 +42,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
 
 def shipyard(config: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", *args, "--config", str(config)],
+        [sys.executable, "-m", "cli", *args, "--config", str(config)],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -45,7 +45,7 @@ def relay(shipyard_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     argv = [
         sys.executable,
         "-m",
-        "shipyard.cli",
+        "cli",
         "webhook",
         "serve",
         "--config",

@@ -1,3 +1,4 @@
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ SAMPLE = Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml"
 
 
 def shipyard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_config_check_accepts_the_sample() -> None:
@@ -40,7 +41,7 @@ def test_unreachable_prefect_api_exits_3_with_the_reason(tmp_path: Path) -> None
 
     env = dict(os.environ, PREFECT_API_URL="http://127.0.0.1:9/api", PREFECT_HOME=str(tmp_path / "prefect"))
     done = subprocess.run(
-        [sys.executable, "-m", "shipyard.cli", "run", "pr-checks", "--repo", str(tmp_path), "--sha", "HEAD"],
+        [sys.executable, "-m", "cli", "run", "pr-checks", "--repo", str(tmp_path), "--sha", "HEAD"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -48,3 +49,12 @@ def test_unreachable_prefect_api_exits_3_with_the_reason(tmp_path: Path) -> None
     )
     assert done.returncode == 3, done.stdout + done.stderr
     assert "could not run: Failed to reach API at http://127.0.0.1:9/api/" in done.stderr
+
+
+def test_the_command_starts_without_prefect_or_the_layers_above_the_core() -> None:
+    """Each command imports what it needs when it runs: `shipyard config check` never waits for Prefect to load."""
+    probe = "import sys, cli.main; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(ast.literal_eval(done.stdout))
+    assert not loaded & {"prefect", "flows", "tasks", "deployments", "sqlalchemy", "uvicorn", "docker"}, loaded

@@ -1,0 +1,39 @@
+"""`shipyard webhook serve`: the GitHub webhook relay (each accepted delivery becomes exactly one flow run)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
+from shipyard.config import load_config
+from shipyard.home import Home
+
+commands = group("The GitHub webhook relay.")
+
+
+@commands.command("serve")
+def webhook_serve(
+    config: Annotated[Path, typer.Option(help="shipyard.yaml of the default branch (its branch rules route)")],
+    port: Annotated[int, typer.Option(help="Port")] = 8787,
+    host: Annotated[str, typer.Option(help="Address; a proxy in front of it faces GitHub")] = "127.0.0.1",
+    secret_env: Annotated[str, typer.Option(help="Variable holding the webhook secret")] = "GITHUB_WEBHOOK_SECRET",
+    watch_seconds: Annotated[float, typer.Option(help="How often expired approvals are recorded")] = 30.0,
+) -> None:
+    """Serve POST /github (deliveries) and GET /health; every accepted delivery becomes exactly one flow run."""
+    import uvicorn
+
+    from deployments.webhook_relay import create_app, spool_path
+    from shipyard.webhook_spool import Spool
+
+    secret = os.environ.get(secret_env)
+    if not secret:
+        fail(f"${secret_env} is not set: deliveries cannot be verified", EXIT_BAD_INPUT)
+    pipeline = guard(lambda: load_config(config))
+    spool = Spool(spool_path(Home.from_env().root))
+    out.print(f"webhook relay on http://{host}:{port}/github (health: /health)", highlight=False)
+    relay = create_app(pipeline, secret.encode(), spool, watch_interval=watch_seconds)
+    uvicorn.run(relay, host=host, port=port, log_level="warning")

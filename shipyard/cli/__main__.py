@@ -1,3 +1,0 @@
-from shipyard.cli import main
-
-main()
