@@ -8,6 +8,7 @@ RUN apt-get update \
 WORKDIR /opt/shipyard
 COPY pyproject.toml README.md prefect.yaml ./
 COPY shipyard/ shipyard/
+COPY cli/ cli/
 COPY flows/ flows/
 COPY tasks/ tasks/
 COPY deployments/ deployments/
