@@ -8,9 +8,9 @@ rollback) is the release engine's; these flows put it behind the checks and the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Failed
 
@@ -18,17 +18,20 @@ from flows.approval_gate import approval_gate
 from flows.pr_checks import pr_checks
 from shipyard import git
 from shipyard.checks.report import ChecksFailed
+from shipyard.clients.github import GitHubClient
+from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import PipelineConfig
 from shipyard.images.tags import release_version
 from shipyard.ledger import DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.approval import superseded_by
 from shipyard.pipeline.candidate import Candidate
+from shipyard.pipeline.prepared import Prepared
 from shipyard.release import setup
-from shipyard.release.engine import ReleaseRequest
+from shipyard.release.engine import Outcome, ReleaseRequest
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
 from tasks.github import github_client
-from tasks.once import remembered
+from tasks.once import remembered_model
 from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
@@ -36,7 +39,7 @@ from tasks.slack import notify, slack_notifier
 @flow(name="staging-deploy", flow_run_name="{environment} {sha:.12}")
 def staging_deploy(
     repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
-) -> Any:
+) -> list[Outcome] | State:
     """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
     with checked_out(repo, sha, str(flow_run.get_id())) as (workspace, full_sha):
         config = read_config(workspace, config_ref or full_sha)
@@ -53,7 +56,7 @@ def staging_deploy(
 @flow(name="production-deploy", flow_run_name="{environment} {sha:.12}")
 def production_deploy(
     repo: str, sha: str, branch: str = "main", environment: str = "production", config_ref: str | None = None
-) -> Any:
+) -> list[Outcome] | State:
     """Checks, then an approval in the Prefect UI (the run is suspended meanwhile), then the blue-green."""
     run_id = str(flow_run.get_id())
     with checked_out(repo, sha, run_id) as (workspace, full_sha):
@@ -63,7 +66,7 @@ def production_deploy(
         candidate = _candidate(config, prepared, full_sha, branch, environment)
         notify(slack, messages.started(candidate, "production-deploy"), "started")
         ledger = _ledger()
-        author = (prepared["author_name"], prepared["author_email"])
+        author = (prepared.author_name, prepared.author_email)
         verdict = approval_gate(ledger, environment, setup.environment(config, environment), candidate, author, slack)
         if verdict.kind is DecisionKind.REJECTED:
             notify(slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")
@@ -80,11 +83,11 @@ def production_deploy(
 
 def prepare(
     config: PipelineConfig, repo: str, workspace: str, sha: str, config_ref: str | None, branch: str, environment: str
-) -> dict[str, Any]:
+) -> Prepared:
     """Checks (the branch rule's stages), then what each app ships: its image when the images stage built one,
     else its packaged folder. Done once per run: a resumed run finds it in the run's own store."""
 
-    def work() -> dict[str, Any]:
+    def work() -> Prepared:
         summary = pr_checks(repo, sha, config_ref=config_ref or sha, branch=branch)
         images = {r.spec.app: dict(r.details) for r in summary.results if r.spec.check == "image" and r.details}
         artifacts, folders = {}, {}
@@ -93,22 +96,22 @@ def prepare(
             artifacts[app] = f"{images[app]['image']}@{images[app]['digest']}" if app in images else folders[app]
         name, email = git.author(Path(workspace), sha)
         current = _serving_sha(config, environment)
-        return {
-            "checks": summary.headline(),
-            "artifacts": artifacts,
-            "folders": folders,
-            "image_sizes": {app: f"{d['compressed']} of {d['budget']}" for app, d in images.items()},
-            "version": _version(config, workspace, sha),
-            "changes": git.change_summary(Path(workspace), current, sha),
-            "author_name": name,
-            "author_email": email,
-        }
+        return Prepared(
+            checks=summary.headline(),
+            artifacts=artifacts,
+            folders=folders,
+            image_sizes={app: f"{d['compressed']} of {d['budget']}" for app, d in images.items()},
+            version=_version(config, workspace, sha),
+            changes=git.change_summary(Path(workspace), current, sha),
+            author_name=name,
+            author_email=email,
+        )
 
-    return remembered("prepared", work)
+    return remembered_model("prepared", Prepared, work)
 
 
 def _prepare_or_tell(
-    slack: Any,
+    slack: SlackNotifier | None,
     config: PipelineConfig,
     repo: str,
     workspace: str,
@@ -116,7 +119,7 @@ def _prepare_or_tell(
     config_ref: str | None,
     branch: str,
     environment: str,
-) -> dict[str, Any]:
+) -> Prepared:
     """prepare(), and when the checks stop the release there, Slack hears it before the run fails."""
     try:
         return prepare(config, repo, workspace, sha, config_ref, branch, environment)
@@ -131,42 +134,46 @@ def _prepare_or_tell(
 def _cutover(
     config: PipelineConfig,
     candidate: Candidate,
-    prepared: dict[str, Any],
+    prepared: Prepared,
     workspace: str,
     steps: tuple[int, ...] | None,
     actor: str,
     why: str,
-) -> list[dict[str, str]]:
+) -> list[Outcome]:
     """Migrations (expand-only), then one blue-green per app; the first app that rolls back stops the rest."""
     outcomes = []
     for app in candidate.apps:
-        revision = migrate_database(config, candidate.environment, app, prepared["folders"][app])
+        revision = migrate_database(config, candidate.environment, app, prepared.folders[app])
         request = ReleaseRequest(
-            candidate.environment, app, candidate.version, candidate.sha, prepared["artifacts"][app], actor, why,
+            candidate.environment, app, candidate.version, candidate.sha, prepared.artifacts[app], actor, why,
             schema_revision=revision,
         )  # fmt: skip
         outcome = blue_green(config, request, workspace, list(steps) if steps else None)
         outcomes.append(outcome)
-        if outcome["succeeded"] != "yes":
+        if not outcome.succeeded:
             break
     return outcomes
 
 
-def _report(slack: Any, github: Any, candidate: Candidate, outcomes: list[dict[str, str]]) -> Any:
-    failed = [o for o in outcomes if o["succeeded"] != "yes"]
+def _report(
+    slack: SlackNotifier | None, github: GitHubClient | None, candidate: Candidate, outcomes: list[Outcome]
+) -> list[Outcome] | State:
+    failed = [o for o in outcomes if not o.succeeded]
     if failed:
-        reason = "; ".join(f"{o['app']}: {o['reason']}" for o in failed)
+        reason = "; ".join(f"{o.release.app}: {o.reason}" for o in failed)
         for o in failed:
-            notify(slack, messages.rolled_back(candidate, o["app"], o["reason"]), f"rolled-back-{o['app']}")
+            notify(slack, messages.rolled_back(candidate, o.release.app, o.reason), f"rolled-back-{o.release.app}")
         deployment_status(github, candidate, "failure", f"rolled back: {reason}")
         return Failed(message=f"rolled back: {reason}", data=outcomes)
-    lines = [f"{o['app']} {o['version']} on {o['colour']}: {o['reason']}" for o in outcomes]
+    lines = [f"{o.release.app} {o.release.version} on {o.release.colour}: {o.reason}" for o in outcomes]
     deployment_status(github, candidate, "success", f"{candidate.version} serving at 100%")
     notify(slack, messages.deployed(candidate, lines), "deployed")
     return outcomes
 
 
-def _superseded(ledger: Ledger, slack: Any, candidate: Candidate, run_id: str, sha: str, version: str) -> Any:
+def _superseded(
+    ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, sha: str, version: str
+) -> State:
     reason = f"superseded by {version} ({sha[:12]}), approved after this run asked"
     ledger.decide(
         candidate.environment, run_id, candidate.sha, candidate.version, DecisionKind.SUPERSEDED, "pipeline",
@@ -176,19 +183,19 @@ def _superseded(ledger: Ledger, slack: Any, candidate: Candidate, run_id: str, s
     return Cancelled(message=reason)
 
 
-def _candidate(config: PipelineConfig, prepared: dict[str, Any], sha: str, branch: str, environment: str) -> Candidate:
+def _candidate(config: PipelineConfig, prepared: Prepared, sha: str, branch: str, environment: str) -> Candidate:
     return Candidate(
         project=config.project,
         environment=environment,
-        version=prepared["version"],
+        version=prepared.version,
         sha=sha,
         branch=branch,
-        author=f"{prepared['author_name']} <{prepared['author_email']}>",
-        apps=tuple(prepared["artifacts"]),
+        author=prepared.author,
+        apps=tuple(prepared.artifacts),
         run_url=flow_run.get_flow_run_ui_url(),
-        checks=prepared["checks"],
-        changes=prepared["changes"],
-        image_sizes=prepared["image_sizes"],
+        checks=prepared.checks,
+        changes=prepared.changes,
+        image_sizes=prepared.image_sizes,
     )
 
 

@@ -4,9 +4,9 @@ against the nightly environment â†’ report with trends against the last nights â
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
@@ -27,7 +27,7 @@ SUITE = ["quality", "security", "database"]
 
 
 @flow(name="nightly", flow_run_name="nightly {branch}")
-def nightly(repo: str, branch: str = "main") -> Any:
+def nightly(repo: str, branch: str = "main") -> NightlyView | State:
     """repo: the repository to test; branch: whose head (its branch rule decides which checks are required)."""
     run_id = str(flow_run.get_id())
     with checked_out(repo, f"origin/{branch}", run_id) as (workspace, sha):
@@ -47,7 +47,7 @@ def nightly(repo: str, branch: str = "main") -> Any:
                                                     flow_run.get_flow_run_ui_url()), "nightly")  # fmt: skip
     if not tonight.passed:
         return Failed(message=f"nightly failed: {headline}; load test: {load.summary if load else '-'}")
-    return {"checks": headline, "load": load.summary if load else None}
+    return tonight
 
 
 def full_suite(repo: str, sha: str, branch: str) -> tuple[Summary | None, str]:

@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 
 from shipyard.ledger import Ledger
 from shipyard.pipeline import messages
-from shipyard.release.rollback import emergency_rollback
+from shipyard.release.rollback import RollbackResult, emergency_rollback
 from tasks.cloud import backend_for
 from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
@@ -19,7 +19,7 @@ from tasks.slack import notify, slack_notifier
 @flow(name="rollback", flow_run_name="rollback {app} in {environment}")
 def rollback(
     repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
-) -> dict[str, str]:
+) -> RollbackResult:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
     with checked_out(repo, ref, str(flow_run.get_id())) as (workspace, sha):
         config = read_config(workspace, sha)
@@ -33,4 +33,4 @@ def rollback(
     message = messages.emergency_rollback(environment, app, result.restored.version, result.replaced.version, actor,
                                           reason)  # fmt: skip
     notify(slack_notifier(config), message, "rolled-back")
-    return {"restored": result.restored.version, "replaced": result.replaced.version, "colour": result.colour}
+    return result

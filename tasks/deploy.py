@@ -24,7 +24,7 @@ from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.pipeline.candidate import Candidate
 from shipyard.release import setup
-from shipyard.release.engine import Engine, ReleaseRequest
+from shipyard.release.engine import Engine, Outcome, ReleaseRequest
 from shipyard.release.package import package
 from shipyard.release.rollout import Decision, Step
 from tasks.cloud import backend_for
@@ -61,7 +61,7 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, artifac
       cache_policy=NO_CACHE)  # fmt: skip
 def blue_green(
     config: PipelineConfig, request: ReleaseRequest, workspace: str, steps: list[int] | None = None
-) -> dict[str, str]:
+) -> Outcome:
     """One cutover per app and environment at a time, across suspended runs and workers (a global limit)."""
     logger = get_run_logger()
     spec = setup.rollout_spec(config, request.environment)
@@ -80,14 +80,7 @@ def blue_green(
     )
     name = cutover_limit(request.environment, request.app)
     with concurrency(name, occupy=1, strict=True, lease_duration=CUTOVER_LEASE_SECONDS):
-        outcome = engine.deploy(request)
-    return {
-        "app": request.app,
-        "version": request.version,
-        "colour": outcome.release.colour,
-        "succeeded": "yes" if outcome.succeeded else "no",
-        "reason": outcome.reason,
-    }
+        return engine.deploy(request)
 
 
 class StepLog:

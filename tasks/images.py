@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
-from typing import Any
 
+import docker
 from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -24,10 +24,8 @@ from shipyard.security.scanners import scan_image
 from tasks.policy import check_state
 
 
-def docker_api() -> Any:
+def docker_api() -> docker.APIClient | str:
     """The engine's API client (DOCKER_HOST, default the local socket), or the reason there is none."""
-    import docker
-
     try:
         api = docker.APIClient(base_url=os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"), version="auto")
         api.ping()
@@ -53,7 +51,9 @@ def registry_auth(config: PipelineConfig) -> RegistryAuth | None:
 
 
 @task(task_run_name="image {job.app}", cache_policy=NO_CACHE)
-def build_image(spec: CheckSpec, job: ImageJob, api: Any, auth: RegistryAuth | None) -> CheckResult | State:
+def build_image(
+    spec: CheckSpec, job: ImageJob, api: docker.APIClient | str, auth: RegistryAuth | None
+) -> CheckResult | State:
     """Push retries happen inside (configured attempts with backoff) so the check ends with the registry's message."""
     if isinstance(api, str):
         return check_state(not_run(spec, Status.UNAVAILABLE, api))

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
+from pydantic import BaseModel
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def remembered(key: str, produce: Callable[[], T]) -> T:
@@ -22,3 +24,8 @@ def remembered(key: str, produce: Callable[[], T]) -> T:
     value = produce()
     create_flow_run_input(f"shipyard-{key}", value)
     return value
+
+
+def remembered_model(key: str, model: type[M], produce: Callable[[], M]) -> M:
+    """remembered() for a typed value: stored as the model's JSON, read back validated against the model."""
+    return model.model_validate(remembered(key, lambda: produce().model_dump(mode="json")))

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from deployments.local_server import LocalServer
 from shipyard.config.load import parse_config
-from shipyard.release.engine import ReleaseRequest
+from shipyard.release.engine import Outcome, ReleaseRequest
 from tasks.deploy import blue_green
 from tests.support.aws_standin import KEY_ID, REGION, SECRET, build_platform, ecs_target_yaml, moto_server
 from tests.support.configs import API_APP
@@ -35,7 +35,7 @@ environments:
 
 
 @flow
-def release(config_text: str, version: str, workspace: str) -> dict[str, str]:
+def release(config_text: str, version: str, workspace: str) -> Outcome:
     config = parse_config(config_text, "shipyard.yaml")
     image = f"127.0.0.1:5000/platform/api:{version}@sha256:{'a' * 64}"  # what the images stage hands over
     request = ReleaseRequest("staging", "api", version, f"sha-{version}", image, "staging-deploy")
@@ -60,8 +60,8 @@ def test_the_flows_release_an_image_to_ecs_signed_by_the_block(
         first = release(text, "1.0.0", str(tmp_path))
         second = release(text, "1.1.0", str(tmp_path))
         APILogWorker.drain_all()  # the runs' logs reach this server, not whatever API is configured after the block
-        assert (first["succeeded"], second["succeeded"]) == ("yes", "yes"), (first, second)
-        assert (first["colour"], second["colour"]) == ("green", "blue")
+        assert (first.succeeded, second.succeeded) == (True, True), (first, second)
+        assert (first.release.colour, second.release.colour) == ("green", "blue")
         assert platform.weights() == {"blue": 100, "green": 0}
         services = platform.services()
         definition = platform.client("ecs").describe_task_definition(taskDefinition=services["blue"][0])[

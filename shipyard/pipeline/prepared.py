@@ -1,0 +1,23 @@
+"""What a deploy run prepared before its approval gate: the checks' verdict, what each app ships, and what the
+approvers are shown. A suspended run re-runs from the top on resume and finds it again (stored as JSON)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Prepared(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    checks: str = Field(description="The checks' headline.")
+    artifacts: dict[str, str] = Field(description="App -> what ships: image@digest, or the packaged folder.")
+    folders: dict[str, str] = Field(description="App -> its packaged folder at the commit (migrations run from it).")
+    image_sizes: dict[str, str] = Field(default_factory=dict, description="App -> '35.6 MB of 40 MB'.")
+    version: str
+    changes: str = Field(description="Commits and files since the release serving now.")
+    author_name: str
+    author_email: str
+
+    @property
+    def author(self) -> str:
+        return f"{self.author_name} <{self.author_email}>"
