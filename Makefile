@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 4200
 DEMO_REPO ?= .shipyard/demo/sample-platform
 DEMO_APPROVE ?= auto
+DEMO_PORT_OFFSET ?= 0
 PYTEST_ARGS ?=
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
@@ -30,7 +31,7 @@ system-test:
 ## unless DEMO_APPROVE=manual), then a second release blue-green with traffic steps; `shipyard status production`.
 ## The server, colours and routers stay up (listed at the end); `shipyard demo down` stops them.
 demo: system-demo install
-	@$(BIN)/python -m deployments.demo --port $(PORT) --repo $(DEMO_REPO) --approve $(DEMO_APPROVE)
+	@$(BIN)/python -m deployments.demo --port $(PORT) --repo $(DEMO_REPO) --approve $(DEMO_APPROVE) --port-offset $(DEMO_PORT_OFFSET)
 	@echo "See the runs in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
 
 ## test: lint, type-check and the whole test suite (slow end-to-end tests included); prints the skip count and

@@ -58,13 +58,15 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, required=True, help="folder for the sample platform's repository")
     parser.add_argument("--approve", choices=["auto", "manual"], default="auto")
     parser.add_argument("--port", type=int, default=4200, help="the Prefect server's port on 127.0.0.1")
+    parser.add_argument("--port-offset", type=int, default=0,
+                        help="shift the sample's router and colour ports (8080-8282) by this much")  # fmt: skip
     args = parser.parse_args()
     marker = os.environ[MARKER] = f"demo-{uuid.uuid4().hex[:12]}"
     home = Home.from_env()
     step(f"make demo: every process it starts carries {MARKER}={marker}")
     failure = None
     try:
-        story(home, args.repo.resolve(), args.port, args.approve)
+        story(home, args.repo.resolve(), args.port, args.approve, args.port_offset)
     except StepFailed as exc:
         failure = str(exc)
     except KeyboardInterrupt:
@@ -85,20 +87,22 @@ def main() -> None:
     sys.exit(1 if failure or survivors else 0)
 
 
-def story(home: Home, repo: Path, port: int, approve: str) -> None:
+def story(home: Home, repo: Path, port: int, approve: str, port_offset: int) -> None:
     server = attempt("the Prefect server", "see " + str(home.root / "prefect-server.log"),
                      lambda: local_server.up(home, port))  # fmt: skip
     api = server.api_url
     os.environ["PREFECT_API_URL"] = api  # for the processes the demo starts; this one's settings were read at import
     step(f"Prefect server on {server.ui_url} ({'started' if server.process else 'already running'})")
     with temporary_settings(updates={PREFECT_API_URL: api}):
-        tell(home, repo, api, approve)
+        tell(home, repo, api, approve, port_offset)
 
 
-def tell(home: Home, repo: Path, api: str, approve: str) -> None:
+def tell(home: Home, repo: Path, api: str, approve: str, port_offset: int) -> None:
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir(parents=True)
     sha = attempt("creating the sample platform", f"check that {repo} is writable", lambda: create_sample_repo(repo))
+    if port_offset:
+        sha = shift_ports(repo, port_offset)
     step(f"sample platform committed at {sha[:12]} in {repo}: shipyard run pr-checks")
     shipyard = [sys.executable, "-m", "cli"]
     checked = subprocess.run([*shipyard, "run", "pr-checks", "--repo", str(repo), "--sha", sha], check=False)
@@ -121,6 +125,14 @@ def tell(home: Home, repo: Path, api: str, approve: str) -> None:
     status = subprocess.run([*shipyard, "status", "production", "--config", str(repo / "shipyard.yaml")], env=env)
     if status.returncode != 0:
         raise StepFailed("shipyard status production", f"exit {status.returncode}", "see its output above")
+
+
+def shift_ports(repo: Path, offset: int) -> str:
+    """The sample's local ports moved by offset (another demo or a test holds the usual ones), committed."""
+    config = repo / "shipyard.yaml"
+    text = re.sub(r"\b(router|blue|green): (\d+)", lambda m: f"{m[1]}: {int(m[2]) + offset}", config.read_text())
+    config.write_text(text)
+    return commit_all(repo, f"demo: local ports shifted by {offset}")
 
 
 def attempt(what: str, todo: str, action: Callable[[], Any]) -> Any:

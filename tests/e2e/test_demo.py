@@ -4,6 +4,7 @@ nothing the demo started is left running except what it names as left on purpose
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,20 @@ from shipyard.processes import marked
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
+SAMPLE_PORTS = [base + i for base in (8080, 8180, 8280) for i in range(3)]
+
+
+def free_offset() -> int:
+    """The sample's ports shifted where none is taken: a developer's own demo may hold the usual ones."""
+    for offset in range(20000, 40000, 1000):
+        if all(not listening(port + offset) for port in SAMPLE_PORTS):
+            return offset
+    raise AssertionError("no free range for the sample's nine ports")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_a_demo_whose_router_cannot_run_stops_in_one_line_with_no_traceback_and_no_survivor(
@@ -27,7 +42,8 @@ def test_a_demo_whose_router_cannot_run_stops_in_one_line_with_no_traceback_and_
     )
     (broken / "haproxy").chmod(0o755)
     env = dict(shipyard_env, SHIPYARD_HOME=str(tmp_path / "home"), PATH=f"{broken}:{shipyard_env['PATH']}")
-    command = ["make", "--no-print-directory", "demo", f"PORT={prefect_server.port}", f"DEMO_REPO={tmp_path / 'repo'}"]
+    command = ["make", "--no-print-directory", "demo", f"PORT={prefect_server.port}", f"DEMO_REPO={tmp_path / 'repo'}",
+               f"DEMO_PORT_OFFSET={free_offset()}"]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output[-4000:]
