@@ -45,6 +45,8 @@ def _child_title(parent: str, name: str, annotation: Any) -> str:
 
 def _default(value: Any, factory: Any) -> str:
     if value is not PydanticUndefined:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 30 seconds, not 30.0
         return f"`{value!r}`" if value is not None else "none"
     if factory in (list, dict):
         return "`[]`" if factory is list else "`{}`"

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 import cronsim
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shipyard.release.rollout import RolloutSpec, plan_problem
+
 ToolchainKind = Literal["python", "node"]
 OnUnavailable = Literal["fail", "warn"]
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -242,25 +244,50 @@ class EcsTarget(Strict):
 Target = Annotated[LocalTarget | KubernetesTarget | EcsTarget, Field(discriminator="backend")]
 
 
+SPEC = RolloutSpec()  # the engine's defaults
+
+
 class Rollout(Strict):
+    """Defaults are the release engine's own (RolloutSpec): one source."""
+
     steps: list[int] = Field(
-        [10, 50, 100], min_length=1, description="Percent of traffic on the new colour, step by step."
+        list(SPEC.steps), min_length=1, description="Percent of traffic on the new colour, step by step."
     )
-    pause_seconds: float = Field(30, ge=0, description="Time at each step before its analysis decides.")
-    max_error_rate: float = Field(0.01, ge=0, le=1, description="Roll back above this share of failed requests.")
-    max_p95_ms: float = Field(500, gt=0, description="Roll back above this p95 latency.")
-    min_samples: int = Field(20, ge=1, description="Requests sampled at a step before it may pass.")
-    health_timeout_seconds: float = Field(120, gt=0, description="The new colour must be ready within this.")
+    pause_seconds: float = Field(
+        SPEC.pause.total_seconds(), ge=0, description="Time at each step before its analysis decides."
+    )
+    max_error_rate: float = Field(
+        SPEC.max_error_rate, ge=0, le=1, description="Roll back above this share of failed requests."
+    )
+    max_p95_ms: float = Field(SPEC.max_p95_ms, gt=0, description="Roll back above this p95 latency.")
+    min_samples: int = Field(SPEC.min_samples, ge=1, description="Requests sampled at a step before it may pass.")
+    health_timeout_seconds: float = Field(
+        SPEC.health_timeout.total_seconds(), gt=0, description="The new colour must be ready within this."
+    )
     scale_down_delay_seconds: float = Field(
-        30, ge=0, description="The old colour stays up this long for a fast way back."
+        SPEC.scale_down_delay.total_seconds(),
+        ge=0,
+        description="The old colour stays up this long for a fast way back.",
     )
 
     @field_validator("steps")
     @classmethod
     def _steps(cls, value: list[int]) -> list[int]:
-        if any(not 0 < step <= 100 for step in value) or value != sorted(set(value)):
-            raise ValueError(f"expected increasing percentages between 1 and 100, got {value}")
+        problem = plan_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
+
+    def spec(self) -> RolloutSpec:
+        return RolloutSpec(
+            steps=tuple(self.steps),
+            pause=datetime.timedelta(seconds=self.pause_seconds),
+            max_error_rate=self.max_error_rate,
+            max_p95_ms=self.max_p95_ms,
+            min_samples=self.min_samples,
+            health_timeout=datetime.timedelta(seconds=self.health_timeout_seconds),
+            scale_down_delay=datetime.timedelta(seconds=self.scale_down_delay_seconds),
+        )
 
 
 class Environment(Strict):

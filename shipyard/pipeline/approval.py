@@ -8,6 +8,7 @@ from typing import Literal
 
 from shipyard.config.schema import Environment
 from shipyard.ledger.store import DecisionKind, DecisionView
+from shipyard.release.rollout import plan_problem
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ def judge(answer: Answer, environment: Environment, author_name: str, author_ema
     if not environment.allow_self_approval and _is_author(name, author_name, author_email):
         return Verdict(DecisionKind.REFUSED, f"{name} wrote this change and may not approve it")
     steps = answer.traffic_steps or None
-    if steps is not None and (any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)) or steps[-1] != 100):
-        return Verdict(DecisionKind.REFUSED, f"traffic steps {steps} must increase from 1 to 100 and end at 100")
+    problem = plan_problem(steps) if steps is not None else ""
+    if problem:
+        return Verdict(DecisionKind.REFUSED, problem)
     return Verdict(DecisionKind.APPROVED, answer.reason.strip(), tuple(steps) if steps else None)
 
 

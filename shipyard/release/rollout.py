@@ -8,6 +8,7 @@ crash at any point continues from what is actually there. Every path ends with o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -43,8 +44,17 @@ class Check(StrEnum):
     FAILED = "failed"
 
 
+def plan_problem(steps: Sequence[int]) -> str:
+    """The one rule for a traffic plan (config, an approver's answer, a spec): what is wrong with it, or ''."""
+    if not steps or any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)) or steps[-1] != 100:
+        return f"traffic steps {list(steps)} must increase from 1 to 100 and end at 100"
+    return ""
+
+
 @dataclass(frozen=True)
 class RolloutSpec:
+    """The defaults here are the configuration's (environments.<name>.rollout)."""
+
     steps: tuple[int, ...] = (10, 50, 100)
     pause: timedelta = timedelta(seconds=30)
     max_error_rate: float = 0.01
@@ -52,6 +62,11 @@ class RolloutSpec:
     min_samples: int = 20
     health_timeout: timedelta = timedelta(minutes=2)
     scale_down_delay: timedelta = timedelta(seconds=30)
+
+    def __post_init__(self) -> None:
+        problem = plan_problem(self.steps)
+        if problem:
+            raise ValueError(problem)
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ class Decision:
 
 def plan_steps(spec: RolloutSpec, capabilities: Capabilities, has_stable: bool) -> tuple[tuple[int, ...], str]:
     """The traffic steps this rollout can really take, and why they differ from the spec when they do."""
-    steps = tuple(sorted({w for w in spec.steps if 0 < w <= 100} | {100}))
+    steps = spec.steps
     if not has_stable:
         return (100,), "first release of this app: no previous colour to share traffic with"
     if not capabilities.weighted and steps != (100,):

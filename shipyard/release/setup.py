@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,16 +170,7 @@ def backend_for(
 
 
 def rollout_spec(config: PipelineConfig, name: str) -> RolloutSpec:
-    r = environment(config, name).rollout
-    return RolloutSpec(
-        steps=tuple(r.steps),
-        pause=timedelta(seconds=r.pause_seconds),
-        max_error_rate=r.max_error_rate,
-        max_p95_ms=r.max_p95_ms,
-        min_samples=r.min_samples,
-        health_timeout=timedelta(seconds=r.health_timeout_seconds),
-        scale_down_delay=timedelta(seconds=r.scale_down_delay_seconds),
-    )
+    return environment(config, name).rollout.spec()
 
 
 def smoke_checks(config: PipelineConfig, app: str) -> list[SmokeCheck]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from shipyard.release.rollout import (
     RolloutSpec,
     Step,
     decide,
+    plan_problem,
     plan_steps,
 )
 
@@ -293,8 +295,7 @@ def test_decide_is_idempotent() -> None:
     ("steps", "capabilities", "has_stable", "planned", "note"),
     [
         ((10, 50, 100), Capabilities(weighted=True), True, (10, 50, 100), ""),
-        ((10, 50), Capabilities(weighted=True), True, (10, 50, 100), ""),
-        ((50, 10, 200, 0), Capabilities(weighted=True), True, (10, 50, 100), ""),
+        ((100,), Capabilities(weighted=True), True, (100,), ""),
         ((10, 50, 100), Capabilities(weighted=False), True, (100,), "all-or-nothing: steps 10% -> 50% -> 100%"),
         ((10, 50, 100), Capabilities(weighted=True), False, (100,), "first release"),
     ],
@@ -304,6 +305,36 @@ def test_plan_steps(
 ) -> None:
     got, why = plan_steps(RolloutSpec(steps=steps), capabilities, has_stable)
     assert got == planned and note in why
+
+
+@pytest.mark.parametrize(
+    ("steps", "problem"),
+    [
+        ((10, 50, 100), ""),
+        ((100,), ""),
+        ((1, 2, 3, 100), ""),
+        ((10, 50), "traffic steps [10, 50] must increase from 1 to 100 and end at 100"),
+        ((50, 10, 100), "traffic steps [50, 10, 100] must increase"),
+        ((10, 10, 100), "must increase"),
+        ((0, 50, 100), "must increase from 1 to 100"),
+        ((50, 200), "must increase from 1 to 100"),
+        ((), "traffic steps [] must increase"),
+    ],
+)
+def test_one_rule_for_every_traffic_plan(steps: tuple[int, ...], problem: str) -> None:
+    """The same rule judges the config's plan, an approver's plan and a spec built in code."""
+    assert (problem in plan_problem(steps)) and (bool(plan_problem(steps)) == bool(problem))
+    if problem:
+        with pytest.raises(ValueError, match=re.escape(plan_problem(steps))):
+            RolloutSpec(steps=steps)
+    else:
+        assert RolloutSpec(steps=steps).steps == steps
+
+
+def test_the_configurations_defaults_are_the_specs() -> None:
+    from shipyard.config.schema import Rollout
+
+    assert Rollout().spec() == RolloutSpec()
 
 
 def test_all_or_nothing_backend_switches_straight_to_100() -> None:
