@@ -72,8 +72,8 @@ def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier |
                 hours = config.environments[environment].approval_timeout_hours
                 reason = f"rejected: timeout (no decision within {hours:g} h)"
                 ledger.decide(
-                    environment, asked.flow_run_id, asked.sha, asked.version, DecisionKind.EXPIRED, "timeout",
-                    "timeout", reason, idempotency_key=f"{asked.flow_run_id}:expired",
+                    asked.about, DecisionKind.EXPIRED, "timeout", "timeout", reason,
+                    idempotency_key=f"{asked.flow_run_id}:expired",
                 )  # fmt: skip
                 if slack is not None:
                     candidate = Candidate(config.project, environment, asked.version, asked.sha, "", "", ())

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import Environment
-from shipyard.ledger import DecisionKind, Ledger
+from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.approval import Answer, Verdict, judge
 from shipyard.pipeline.candidate import Candidate
@@ -52,10 +52,11 @@ def approval_gate(
     """Returns an approval or a rejection; a run nobody decides on in time is failed by the server (the relay's
     approval watcher records that as expired)."""
     run_id = str(flow_run.get_id())
+    about = Asked(environment_name, run_id, candidate.sha, candidate.version)
+    waiting = f"waiting for one of {', '.join(environment.approvers)}"
     requested = ledger.decide(
-        environment_name, run_id, candidate.sha, candidate.version, DecisionKind.REQUESTED, "pipeline", "pipeline",
-        f"waiting for one of {', '.join(environment.approvers)}", idempotency_key=f"{run_id}:requested",
-    )  # fmt: skip
+        about, DecisionKind.REQUESTED, "pipeline", "pipeline", waiting, idempotency_key=f"{run_id}:requested"
+    )
     command = approve_command(run_id)
     timeout = environment.approval_timeout_hours
     notify(slack, messages.approval_needed(candidate, environment.approvers, timeout, command), "approval-needed")
@@ -72,11 +73,15 @@ def approval_gate(
         answer = Answer(given.decision, given.approver, given.reason, given.change_ticket, given.traffic_steps, via)
         verdict = judge(answer, environment, *author)
         ledger.decide(
-            environment_name, run_id, candidate.sha, candidate.version, verdict.kind, answer.approver or "(nobody)",
-            via, verdict.reason, ticket=answer.change_ticket,
+            about,
+            verdict.kind,
+            answer.approver or "(nobody)",
+            via,
+            verdict.reason,
+            ticket=answer.change_ticket,
             details={"traffic_steps": list(verdict.steps) if verdict.steps else None},
             idempotency_key=f"{run_id}:{key}",
-        )  # fmt: skip
+        )
         notify(
             slack,
             messages.decided(candidate, verdict.kind.value, answer.approver, via, verdict.reason, answer.change_ticket),

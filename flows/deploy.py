@@ -22,7 +22,7 @@ from shipyard.clients.github import GitHubClient
 from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import PipelineConfig
 from shipyard.images.tags import release_version
-from shipyard.ledger import DecisionKind, Ledger
+from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.approval import superseded_by
 from shipyard.pipeline.candidate import Candidate
@@ -175,10 +175,10 @@ def _superseded(
     ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, sha: str, version: str
 ) -> State:
     reason = f"superseded by {version} ({sha[:12]}), approved after this run asked"
+    about = Asked(candidate.environment, run_id, candidate.sha, candidate.version)
     ledger.decide(
-        candidate.environment, run_id, candidate.sha, candidate.version, DecisionKind.SUPERSEDED, "pipeline",
-        "pipeline", reason, idempotency_key=f"{run_id}:superseded",
-    )  # fmt: skip
+        about, DecisionKind.SUPERSEDED, "pipeline", "pipeline", reason, idempotency_key=f"{run_id}:superseded"
+    )
     notify(slack, messages.superseded(candidate, sha, version), "superseded")
     return Cancelled(message=reason)
 

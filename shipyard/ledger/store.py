@@ -69,6 +69,20 @@ class DecisionView:
     details: dict[str, Any]
     at: datetime
 
+    @property
+    def about(self) -> Asked:
+        return Asked(self.environment, self.flow_run_id, self.sha, self.version)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a decision is about: one flow run asking to release a commit to an environment."""
+
+    environment: str
+    flow_run_id: str
+    sha: str
+    version: str
+
 
 @dataclass(frozen=True)
 class ReleaseView:
@@ -248,14 +262,12 @@ class Ledger:
 
     def decide(
         self,
-        environment: str,
-        flow_run_id: str,
-        sha: str,
-        version: str,
+        about: Asked,
         kind: DecisionKind,
         actor: str,
         via: str,
         reason: str = "",
+        *,
         ticket: str | None = None,
         details: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
@@ -265,12 +277,12 @@ class Ledger:
         def insert() -> DecisionView:
             now = _now()
             with self._sessions.begin() as session:
-                env = self._environment(session, environment, now)
+                env = self._environment(session, about.environment, now)
                 row = DecisionRow(
                     environment_id=env.id,
-                    flow_run_id=flow_run_id,
-                    sha=sha,
-                    version=version,
+                    flow_run_id=about.flow_run_id,
+                    sha=about.sha,
+                    version=about.version,
                     kind=kind.value,
                     actor=actor,
                     via=via,
@@ -282,7 +294,7 @@ class Ledger:
                 )
                 session.add(row)
                 session.flush()
-                return _decision_view(row, environment)
+                return _decision_view(row, about.environment)
 
         return _once(idempotency_key, self._decision_by_key, insert)
 

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from shipyard.errors import InputError
-from shipyard.ledger import DecisionKind, EventKind, Ledger
+from shipyard.ledger import Asked, DecisionKind, EventKind, Ledger
 from shipyard.ledger import store as store_module
 from shipyard.ledger.models import Base
 
@@ -105,10 +105,11 @@ def test_unknown_release_is_bad_input(ledger: Ledger) -> None:
 
 def test_decisions_are_kept_in_order_per_environment_and_recorded_once_per_key(ledger: Ledger) -> None:
     sha = "a" * 40
-    again = ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REQUESTED, "x", "x", idempotency_key="k")
-    first = ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REQUESTED, "y", "y", idempotency_key="k")
-    ledger.decide("production", "run-1", sha, "1.0.0", DecisionKind.REFUSED, "mallory", "ui", "not an approver")
-    ledger.decide("staging", "run-2", sha, "1.0.0", DecisionKind.APPROVED, "alice", "cli", ticket="CHG-1")
+    run_1, run_2 = Asked("production", "run-1", sha, "1.0.0"), Asked("staging", "run-2", sha, "1.0.0")
+    again = ledger.decide(run_1, DecisionKind.REQUESTED, "x", "x", idempotency_key="k")
+    first = ledger.decide(run_1, DecisionKind.REQUESTED, "y", "y", idempotency_key="k")
+    ledger.decide(run_1, DecisionKind.REFUSED, "mallory", "ui", "not an approver")
+    ledger.decide(run_2, DecisionKind.APPROVED, "alice", "cli", ticket="CHG-1")
     kinds = [(d.kind, d.actor, d.via, d.reason) for d in ledger.decisions("production")]
     assert kinds == [
         (DecisionKind.REQUESTED, "x", "x", ""),
