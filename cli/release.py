@@ -6,6 +6,8 @@ without them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -61,15 +63,17 @@ def status(
     guard(lambda: _status(environment, config, target))
 
 
-def _open(config_path: Path, environment: str, target: str | None) -> tuple[PipelineConfig, Ledger, Backend]:
+@contextmanager
+def _open(config_path: Path, environment: str, target: str | None) -> Iterator[tuple[PipelineConfig, Ledger, Backend]]:
+    """The command's resources, built once and closed when it ends."""
     from shipyard.config import load_config
-    from shipyard.ledger import Ledger
+    from shipyard.resources import opened
     from tasks.cloud import backend_for
 
     config = load_config(config_path)
-    ledger = Ledger()
-    ledger.migrate()
-    return config, ledger, backend_for(config, environment, config_path.resolve().parent, target)
+    with opened() as resources:
+        root = config_path.resolve().parent
+        yield config, resources.ledger, backend_for(config, environment, root, resources.home, target)
 
 
 def _deploy(
@@ -87,30 +91,31 @@ def _deploy(
     from shipyard.release.engine import Engine, ReleaseRequest
     from shipyard.release.rollout import Decision, Step
 
-    config, ledger, backend = _open(config_path, environment, target)
+    with _open(config_path, environment, target) as (config, ledger, backend):
 
-    def show(decision: Decision) -> None:
-        routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
-        out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False, markup=False)
+        def show(decision: Decision) -> None:
+            routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
+            out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False, markup=False)
 
-    engine = Engine(
-        ledger,
-        backend,
-        setup.rollout_spec(config, environment),
-        setup.smoke_checks(config, app),
-        on_step=show,
-    )
-    artifact = backend.prepare(app, artifact, version, sha)
-    recorded = setup.ledger_environment(config, environment, target)
-    outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor))
-    colour = "green" if outcome.succeeded else "red"
-    word = "promoted" if outcome.succeeded else "rolled back"
-    out.print(f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}", highlight=False)
-    out.print(f"  traffic now: {_weights(backend, app)}; artifact {artifact}", highlight=False)
-    for event in ledger.events(outcome.release.id):
-        if event.kind is EventKind.NOTE and "action" not in event.details:  # e.g. why the steps differ from config
-            out.print(f"  note: {event.reason}", highlight=False, markup=False)
-    return outcome.succeeded
+        engine = Engine(
+            ledger,
+            backend,
+            setup.rollout_spec(config, environment),
+            setup.smoke_checks(config, app),
+            on_step=show,
+        )
+        artifact = backend.prepare(app, artifact, version, sha)
+        recorded = setup.ledger_environment(config, environment, target)
+        outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor))
+        colour = "green" if outcome.succeeded else "red"
+        word = "promoted" if outcome.succeeded else "rolled back"
+        summary = f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}"
+        out.print(summary, highlight=False)
+        out.print(f"  traffic now: {_weights(backend, app)}; artifact {artifact}", highlight=False)
+        for event in ledger.events(outcome.release.id):
+            if event.kind is EventKind.NOTE and "action" not in event.details:  # why the steps differ from config
+                out.print(f"  note: {event.reason}", highlight=False, markup=False)
+        return outcome.succeeded
 
 
 def _rollback(
@@ -119,45 +124,45 @@ def _rollback(
     from shipyard.release import setup
     from shipyard.release.rollback import emergency_rollback
 
-    config, ledger, backend = _open(config_path, environment, target)
-    recorded = setup.ledger_environment(config, environment, target)
-    result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to)
-    for warning in result.warnings:
-        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    out.print(
-        f"{app} in {environment}: {result.restored.version} is back at 100% on {result.colour} "
-        f"(replaced {result.replaced.version}) in {result.seconds:.2f} s; recorded as by {actor}: {reason}",
-        highlight=False,
-    )
-    out.print(f"  traffic now: {_weights(backend, app)}; artifact {result.restored.artifact}", highlight=False)
+    with _open(config_path, environment, target) as (config, ledger, backend):
+        recorded = setup.ledger_environment(config, environment, target)
+        result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to)
+        for warning in result.warnings:
+            out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        out.print(
+            f"{app} in {environment}: {result.restored.version} is back at 100% on {result.colour} "
+            f"(replaced {result.replaced.version}) in {result.seconds:.2f} s; recorded as by {actor}: {reason}",
+            highlight=False,
+        )
+        out.print(f"  traffic now: {_weights(backend, app)}; artifact {result.restored.artifact}", highlight=False)
 
 
 def _status(environment: str, config_path: Path, target: str | None) -> None:
     from shipyard.release import setup
 
-    config, ledger, backend = _open(config_path, environment, target)
-    recorded = setup.ledger_environment(config, environment, target)
-    table = Table(title=recorded)
-    for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
-        table.add_column(column)
-    for app in setup.apps_in(config, environment, target):
-        current = ledger.current(recorded, app)
-        previous = ledger.previous_stable(recorded, app)
-        weights = _weights(backend, app)
-        running = ", ".join(c for c in ("blue", "green") if backend.running(app, c)) or "none"
-        events = "\n".join(
-            f"{e.at:%H:%M:%S} {e.kind}{'' if e.weight is None else f' {e.weight}%'} {e.actor}: {e.reason}"[:90]
-            for e in reversed(ledger.recent_events(recorded, app, limit=5))
-        )
-        table.add_row(
-            app,
-            f"{current.version} ({current.colour})" if current else "-",
-            previous.version if previous else "-",
-            weights,
-            running,
-            events or "-",
-        )
-    out.print(table)
+    with _open(config_path, environment, target) as (config, ledger, backend):
+        recorded = setup.ledger_environment(config, environment, target)
+        table = Table(title=recorded)
+        for column in ("app", "serving", "previous stable", "weights", "running", "last events"):
+            table.add_column(column)
+        for app in setup.apps_in(config, environment, target):
+            current = ledger.current(recorded, app)
+            previous = ledger.previous_stable(recorded, app)
+            weights = _weights(backend, app)
+            running = ", ".join(c for c in ("blue", "green") if backend.running(app, c)) or "none"
+            events = "\n".join(
+                f"{e.at:%H:%M:%S} {e.kind}{'' if e.weight is None else f' {e.weight}%'} {e.actor}: {e.reason}"[:90]
+                for e in reversed(ledger.recent_events(recorded, app, limit=5))
+            )
+            table.add_row(
+                app,
+                f"{current.version} ({current.colour})" if current else "-",
+                previous.version if previous else "-",
+                weights,
+                running,
+                events or "-",
+            )
+        out.print(table)
 
 
 def _weights(backend: Backend, app: str) -> str:

@@ -18,6 +18,7 @@ from shipyard.errors import InputError
 from shipyard.ledger import DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.candidate import Candidate
+from shipyard.resources import opened
 
 EXPIRED_MESSAGE = "paused and never resumed"  # what the server's pause-expiry service writes
 ENDED = {DecisionKind.APPROVED, DecisionKind.REJECTED, DecisionKind.EXPIRED, DecisionKind.SUPERSEDED}
@@ -86,9 +87,5 @@ def sweep_once(config: PipelineConfig) -> list[str]:
     """One watcher pass with the ledger and Slack of this machine (the relay's background process, the CLI)."""
     from tasks.slack import slack_notifier
 
-    ledger = Ledger()
-    ledger.migrate()
-    try:
-        return sweep_expired(config, ledger, slack_notifier(config))
-    finally:
-        ledger.close()
+    with opened() as resources:
+        return sweep_expired(config, resources.ledger, slack_notifier(config))

@@ -7,6 +7,9 @@ rollback) is the release engine's; these flows put it behind the checks and the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow
@@ -29,6 +32,8 @@ from shipyard.pipeline.candidate import Candidate
 from shipyard.pipeline.prepared import Prepared
 from shipyard.release import setup
 from shipyard.release.engine import Outcome, ReleaseRequest
+from shipyard.resources import Resources, opened
+from tasks.cloud import backend_for
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
 from tasks.github import github_client
 from tasks.once import remembered_model
@@ -36,21 +41,40 @@ from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
 
 
+@dataclass(frozen=True)
+class DeployRun:
+    """What every step of one deploy run works with, built once at the flow's entry and passed down."""
+
+    config: PipelineConfig
+    repo: str
+    workspace: str
+    sha: str
+    config_ref: str | None
+    branch: str
+    environment: str
+    resources: Resources
+    slack: SlackNotifier | None
+
+
+@contextmanager
+def deploy_run(repo: str, sha: str, config_ref: str | None, branch: str, environment: str) -> Iterator[DeployRun]:
+    with opened() as resources, checked_out(repo, sha, str(flow_run.get_id())) as (workspace, full_sha):
+        config = read_config(workspace, config_ref or full_sha)
+        slack = slack_notifier(config)
+        yield DeployRun(config, repo, workspace, full_sha, config_ref, branch, environment, resources, slack)
+
+
 @flow(name="staging-deploy", flow_run_name="{environment} {sha:.12}")
 def staging_deploy(
     repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
 ) -> list[Outcome] | State:
     """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
-    with checked_out(repo, sha, str(flow_run.get_id())) as (workspace, full_sha):
-        config = read_config(workspace, config_ref or full_sha)
-        slack = slack_notifier(config)
-        prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
-        candidate = _candidate(config, prepared, full_sha, branch, environment)
-        notify(slack, messages.started(candidate, "staging-deploy"), "started")
-        outcomes = _cutover(
-            config, candidate, prepared, workspace, steps=None, actor="staging-deploy", why=f"push to {branch}"
-        )
-        return _report(slack, None, candidate, outcomes)
+    with deploy_run(repo, sha, config_ref, branch, environment) as run:
+        prepared = _prepare_or_tell(run)
+        candidate = _candidate(run, prepared)
+        notify(run.slack, messages.started(candidate, "staging-deploy"), "started")
+        outcomes = _cutover(run, candidate, prepared, steps=None, actor="staging-deploy", why=f"push to {branch}")
+        return _report(run.slack, None, candidate, outcomes)
 
 
 @flow(name="production-deploy", flow_run_name="{environment} {sha:.12}")
@@ -59,50 +83,45 @@ def production_deploy(
 ) -> list[Outcome] | State:
     """Checks, then an approval in the Prefect UI (the run is suspended meanwhile), then the blue-green."""
     run_id = str(flow_run.get_id())
-    with checked_out(repo, sha, run_id) as (workspace, full_sha):
-        config = read_config(workspace, config_ref or full_sha)
-        slack, github = slack_notifier(config), github_client(config, None)
-        prepared = _prepare_or_tell(slack, config, repo, workspace, full_sha, config_ref, branch, environment)
-        candidate = _candidate(config, prepared, full_sha, branch, environment)
-        notify(slack, messages.started(candidate, "production-deploy"), "started")
-        ledger = _ledger()
+    with deploy_run(repo, sha, config_ref, branch, environment) as run:
+        ledger, github = run.resources.ledger, github_client(run.config, None)
+        prepared = _prepare_or_tell(run)
+        candidate = _candidate(run, prepared)
+        notify(run.slack, messages.started(candidate, "production-deploy"), "started")
         author = (prepared.author_name, prepared.author_email)
-        verdict = approval_gate(ledger, environment, setup.environment(config, environment), candidate, author, slack)
+        rules = setup.environment(run.config, environment)
+        verdict = approval_gate(ledger, environment, rules, candidate, author, run.slack)
         if verdict.kind is DecisionKind.REJECTED:
-            notify(slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")
+            notify(run.slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")
             return Failed(message=f"rejected: {verdict.reason}")
         newer = superseded_by(ledger.decisions(environment), run_id)
         if newer is not None:
-            return _superseded(ledger, slack, candidate, run_id, newer.sha, newer.version)
+            return _superseded(ledger, run.slack, candidate, run_id, newer.sha, newer.version)
         deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
-        outcomes = _cutover(
-            config, candidate, prepared, workspace, verdict.steps, actor="production-deploy", why=verdict.reason
-        )
-        return _report(slack, github, candidate, outcomes)
+        outcomes = _cutover(run, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
+        return _report(run.slack, github, candidate, outcomes)
 
 
-def prepare(
-    config: PipelineConfig, repo: str, workspace: str, sha: str, config_ref: str | None, branch: str, environment: str
-) -> Prepared:
+def prepare(run: DeployRun) -> Prepared:
     """Checks (the branch rule's stages), then what each app ships: its image when the images stage built one,
     else its packaged folder. Done once per run: a resumed run finds it in the run's own store."""
 
     def work() -> Prepared:
-        summary = pr_checks(repo, sha, config_ref=config_ref or sha, branch=branch)
+        summary = pr_checks(run.repo, run.sha, config_ref=run.config_ref or run.sha, branch=run.branch)
         images = {r.spec.app: dict(r.details) for r in summary.results if r.spec.check == "image" and r.details}
         artifacts, folders = {}, {}
-        for app in setup.apps_in(config, environment):
-            folders[app] = package_release(config, app, workspace, sha)  # migrations run from it, images or not
+        for app in setup.apps_in(run.config, run.environment):
+            # migrations run from the packaged folder, images or not
+            folders[app] = package_release(run.config, app, run.workspace, run.sha, run.resources.home)
             artifacts[app] = f"{images[app]['image']}@{images[app]['digest']}" if app in images else folders[app]
-        name, email = git.author(Path(workspace), sha)
-        current = _serving_sha(config, environment)
+        name, email = git.author(Path(run.workspace), run.sha)
         return Prepared(
             checks=summary.headline(),
             artifacts=artifacts,
             folders=folders,
             image_sizes={app: f"{d['compressed']} of {d['budget']}" for app, d in images.items()},
-            version=_version(config, workspace, sha),
-            changes=git.change_summary(Path(workspace), current, sha),
+            version=_version(run),
+            changes=git.change_summary(Path(run.workspace), _serving_sha(run), run.sha),
             author_name=name,
             author_email=email,
         )
@@ -110,45 +129,36 @@ def prepare(
     return remembered_model("prepared", Prepared, work)
 
 
-def _prepare_or_tell(
-    slack: SlackNotifier | None,
-    config: PipelineConfig,
-    repo: str,
-    workspace: str,
-    sha: str,
-    config_ref: str | None,
-    branch: str,
-    environment: str,
-) -> Prepared:
+def _prepare_or_tell(run: DeployRun) -> Prepared:
     """prepare(), and when the checks stop the release there, Slack hears it before the run fails."""
     try:
-        return prepare(config, repo, workspace, sha, config_ref, branch, environment)
+        return prepare(run)
     except ChecksFailed as exc:
         candidate = Candidate(
-            config.project, environment, "", sha, branch, "", (), run_url=flow_run.get_flow_run_ui_url()
+            run.config.project, run.environment, "", run.sha, run.branch, "", (), run_url=flow_run.get_flow_run_ui_url()
         )
-        notify(slack, messages.failed(candidate, f"checks did not pass: {exc}"), "checks-failed")
+        notify(run.slack, messages.failed(candidate, f"checks did not pass: {exc}"), "checks-failed")
         raise
 
 
 def _cutover(
-    config: PipelineConfig,
+    run: DeployRun,
     candidate: Candidate,
     prepared: Prepared,
-    workspace: str,
     steps: tuple[int, ...] | None,
     actor: str,
     why: str,
 ) -> list[Outcome]:
     """Migrations (expand-only), then one blue-green per app; the first app that rolls back stops the rest."""
+    backend = backend_for(run.config, run.environment, Path(run.workspace), run.resources.home)
     outcomes = []
     for app in candidate.apps:
-        revision = migrate_database(config, candidate.environment, app, prepared.folders[app])
+        revision = migrate_database(run.config, candidate.environment, app, prepared.folders[app])
         request = ReleaseRequest(
             candidate.environment, app, candidate.version, candidate.sha, prepared.artifacts[app], actor, why,
             schema_revision=revision,
         )  # fmt: skip
-        outcome = blue_green(config, request, workspace, list(steps) if steps else None)
+        outcome = blue_green(run.config, request, run.resources.ledger, backend, list(steps) if steps else None)
         outcomes.append(outcome)
         if not outcome.succeeded:
             break
@@ -183,13 +193,13 @@ def _superseded(
     return Cancelled(message=reason)
 
 
-def _candidate(config: PipelineConfig, prepared: Prepared, sha: str, branch: str, environment: str) -> Candidate:
+def _candidate(run: DeployRun, prepared: Prepared) -> Candidate:
     return Candidate(
-        project=config.project,
-        environment=environment,
+        project=run.config.project,
+        environment=run.environment,
         version=prepared.version,
-        sha=sha,
-        branch=branch,
+        sha=run.sha,
+        branch=run.branch,
         author=prepared.author,
         apps=tuple(prepared.artifacts),
         run_url=flow_run.get_flow_run_ui_url(),
@@ -199,21 +209,14 @@ def _candidate(config: PipelineConfig, prepared: Prepared, sha: str, branch: str
     )
 
 
-def _version(config: PipelineConfig, workspace: str, sha: str) -> str:
-    version = release_version(git.tags_at(Path(workspace), sha), config.images.version)
-    return (version or f"0.0.0+{sha[:12]}").removeprefix("v")
+def _version(run: DeployRun) -> str:
+    version = release_version(git.tags_at(Path(run.workspace), run.sha), run.config.images.version)
+    return (version or f"0.0.0+{run.sha[:12]}").removeprefix("v")
 
 
-def _serving_sha(config: PipelineConfig, environment: str) -> str | None:
-    ledger = _ledger()
-    for app in setup.apps_in(config, environment):
-        current = ledger.current(environment, app)
+def _serving_sha(run: DeployRun) -> str | None:
+    for app in setup.apps_in(run.config, run.environment):
+        current = run.resources.ledger.current(run.environment, app)
         if current is not None:
             return current.sha
     return None
-
-
-def _ledger() -> Ledger:
-    ledger = Ledger()
-    ledger.migrate()
-    return ledger

@@ -14,11 +14,11 @@ from flows.pr_checks import pr_checks
 from shipyard.checks.model import Status
 from shipyard.checks.report import ChecksFailed, Summary
 from shipyard.home import Home
-from shipyard.ledger import Ledger
 from shipyard.ledger.store import NightlyView
 from shipyard.nightly.load import LoadVerdict
 from shipyard.nightly.report import render
 from shipyard.pipeline import messages
+from shipyard.resources import opened
 from tasks.nightly import publish_report, run_load_test
 from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
@@ -36,10 +36,9 @@ def nightly(repo: str, branch: str = "main") -> NightlyView | State:
     summary, headline = full_suite(repo, sha, branch)
     load = run_load_test(config, reports)
     tonight = _tonight(run_id, config.project, branch, sha, summary, headline, load)
-    ledger = Ledger()
-    ledger.migrate()
-    history = [n for n in ledger.nightlies(config.project) if n.flow_run_id != run_id]
-    ledger.record_nightly(tonight)
+    with opened() as resources:
+        history = [n for n in resources.ledger.nightlies(config.project) if n.flow_run_id != run_id]
+        resources.ledger.record_nightly(tonight)
     rows = summary.table() if summary else []
     publish_report(render(tonight, history, rows, load.summary if load else ""), reports)
     lines = [f"*Checks:* {headline}", f"*Load test:* {load.status}: {load.summary}" if load else "*Load test:* -"]

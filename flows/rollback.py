@@ -8,9 +8,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from shipyard.ledger import Ledger
 from shipyard.pipeline import messages
 from shipyard.release.rollback import RollbackResult, emergency_rollback
+from shipyard.resources import opened
 from tasks.cloud import backend_for
 from tasks.repo import checked_out, read_config
 from tasks.slack import notify, slack_notifier
@@ -21,12 +21,11 @@ def rollback(
     repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
 ) -> RollbackResult:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
-    with checked_out(repo, ref, str(flow_run.get_id())) as (workspace, sha):
+    with opened() as resources, checked_out(repo, ref, str(flow_run.get_id())) as (workspace, sha):
         config = read_config(workspace, sha)
-        ledger = Ledger()
-        ledger.migrate()
-        backend = backend_for(config, environment, Path(workspace))  # Kubernetes reads its manifests from here
-        result = emergency_rollback(ledger, backend, environment, app, actor,
+        # Kubernetes reads its manifests from the checkout
+        backend = backend_for(config, environment, Path(workspace), resources.home)
+        result = emergency_rollback(resources.ledger, backend, environment, app, actor,
                                     f"{reason} (via the rollback deployment)", to_version)  # fmt: skip
     for warning in result.warnings:
         get_run_logger().warning(warning)

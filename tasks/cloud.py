@@ -13,7 +13,7 @@ from shipyard.release import setup
 from shipyard.release.backend import Backend
 
 
-def backend_for(config: PipelineConfig, environment: str, root: Path, target: str | None = None) -> Backend:
+def backend_for(config: PipelineConfig, environment: str, root: Path, home: Home, target: str | None = None) -> Backend:
     """root: the repository checkout (Kubernetes manifests are read from it)."""
     chosen = setup.target_of(config, environment, target)
     session = None
@@ -26,4 +26,4 @@ def backend_for(config: PipelineConfig, environment: str, root: Path, target: st
             raise InputError(f"environments.{environment}: credentials_block: {exc}") from None
         session = credentials.get_boto3_session()
     connections = setup.Connections(root=root, aws_session=session)
-    return setup.backend_for(config, environment, Home.from_env(), target, connections)
+    return setup.backend_for(config, environment, home, target, connections)

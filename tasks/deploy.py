@@ -24,10 +24,10 @@ from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.pipeline.candidate import Candidate
 from shipyard.release import setup
+from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, Outcome, ReleaseRequest
 from shipyard.release.package import package
 from shipyard.release.rollout import Decision, Step
-from tasks.cloud import backend_for
 from tasks.once import remembered
 from tasks.policy import BACKOFF, JITTER, retry_unless
 
@@ -36,9 +36,9 @@ CUTOVER_LEASE_SECONDS = 60  # a killed holder blocks the next cutover for at mos
 
 @task(name="package", task_run_name="package {app}", retries=2, retry_delay_seconds=BACKOFF,
       retry_condition_fn=retry_unless(InputError))  # fmt: skip
-def package_release(config: PipelineConfig, app: str, workspace: str, sha: str) -> str:
+def package_release(config: PipelineConfig, app: str, workspace: str, sha: str, home: Home) -> str:
     """The app's folder at the commit with its dependencies: what the local backend runs when no image was built."""
-    return str(package(app, config.apps[app], Path(workspace), sha, Home.from_env()))
+    return str(package(app, config.apps[app], Path(workspace), sha, home))
 
 
 @task(name="migrate", task_run_name="migrate {app} in {environment}", cache_policy=NO_CACHE)
@@ -60,16 +60,13 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, artifac
 @task(name="blue-green", task_run_name="blue-green {request.app} {request.version} in {request.environment}",
       cache_policy=NO_CACHE)  # fmt: skip
 def blue_green(
-    config: PipelineConfig, request: ReleaseRequest, workspace: str, steps: list[int] | None = None
+    config: PipelineConfig, request: ReleaseRequest, ledger: Ledger, backend: Backend, steps: list[int] | None = None
 ) -> Outcome:
     """One cutover per app and environment at a time, across suspended runs and workers (a global limit)."""
     logger = get_run_logger()
     spec = setup.rollout_spec(config, request.environment)
     if steps:
         spec = replace(spec, steps=tuple(steps))
-    ledger = Ledger()
-    ledger.migrate()
-    backend = backend_for(config, request.environment, Path(workspace))
     request = replace(request, artifact=backend.prepare(request.app, request.artifact, request.version, request.sha))
     engine = Engine(
         ledger,

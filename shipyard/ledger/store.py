@@ -4,7 +4,6 @@ saying exactly which steps of a release happened."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.errors import InputError
-from shipyard.home import Home
 from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, NightlyRow, ReleaseRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -128,13 +126,9 @@ class EventView:
     at: datetime
 
 
-def default_url() -> str:
-    return os.environ.get("SHIPYARD_LEDGER_URL") or f"sqlite:///{Home.from_env().root / 'ledger.db'}"
-
-
 class Ledger:
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_url()
+    def __init__(self, url: str) -> None:
+        self.url = url
         if self.url.startswith("sqlite:///"):
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(self.url, pool_pre_ping=True)

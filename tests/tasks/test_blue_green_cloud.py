@@ -16,6 +16,8 @@ from pydantic import SecretStr
 from deployments.local_server import LocalServer
 from shipyard.config.load import parse_config
 from shipyard.release.engine import Outcome, ReleaseRequest
+from shipyard.resources import opened
+from tasks.cloud import backend_for
 from tasks.deploy import blue_green
 from tests.support.aws_standin import KEY_ID, REGION, SECRET, build_platform, ecs_target_yaml, moto_server
 from tests.support.configs import API_APP
@@ -39,7 +41,9 @@ def release(config_text: str, version: str, workspace: str) -> Outcome:
     config = parse_config(config_text, "shipyard.yaml")
     image = f"127.0.0.1:5000/platform/api:{version}@sha256:{'a' * 64}"  # what the images stage hands over
     request = ReleaseRequest("staging", "api", version, f"sha-{version}", image, "staging-deploy")
-    return blue_green(config, request, workspace)
+    with opened() as resources:  # what the deploy flows build at their entry and hand to the task
+        backend = backend_for(config, "staging", Path(workspace), resources.home)
+        return blue_green(config, request, resources.ledger, backend)
 
 
 def test_the_flows_release_an_image_to_ecs_signed_by_the_block(

@@ -1,0 +1,44 @@
+"""Resources are built once, at an entry (shipyard/resources.py: `opened()`), and passed down: nothing else in the
+project's code constructs a Ledger (tests and benchmarks build their own on purpose)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ("shipyard", "flows", "tasks", "cli", "deployments")
+
+
+def constructions(name: str) -> list[str]:
+    found = []
+    for package in PROJECT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    called = (
+                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+                    )
+                    if called == name:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def _called(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def test_the_ledger_is_built_in_one_place() -> None:
+    assert [site.split(":")[0] for site in constructions("Ledger")] == ["shipyard/resources.py"]
+
+
+def test_the_resources_are_opened_where_a_flow_run_or_a_command_starts() -> None:
+    opened = {site.split(":")[0] for site in constructions("opened")}
+    assert opened == {
+        "flows/deploy.py",
+        "flows/nightly.py",
+        "flows/rollback.py",
+        "cli/release.py",
+        "deployments/approvals.py",
+    }, opened
