@@ -11,7 +11,6 @@ from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 from prefect.input.actions import create_flow_run_input, delete_flow_run_input
 
-from flows.approval_gate import VIA_KEY
 from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import PipelineConfig
 from shipyard.errors import InputError
@@ -19,6 +18,7 @@ from shipyard.ledger import DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.candidate import Candidate
 from shipyard.resources import opened
+from tasks.approval_gate import VIA_KEY
 
 EXPIRED_MESSAGE = "paused and never resumed"  # what the server's pause-expiry service writes
 ENDED = {DecisionKind.APPROVED, DecisionKind.REJECTED, DecisionKind.EXPIRED, DecisionKind.SUPERSEDED}

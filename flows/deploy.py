@@ -17,7 +17,6 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Failed
 
-from flows.approval_gate import approval_gate
 from flows.pr_checks import pr_checks
 from shipyard import git
 from shipyard.checks.report import ChecksFailed
@@ -33,6 +32,7 @@ from shipyard.pipeline.prepared import Prepared
 from shipyard.release import setup
 from shipyard.release.engine import Outcome, ReleaseRequest
 from shipyard.resources import Resources, opened
+from tasks.approval_gate import approval_gate
 from tasks.cloud import backend_for
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
 from tasks.github import github_client

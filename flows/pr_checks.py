@@ -14,8 +14,6 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
-from flows.images_stage import images_stage
-from flows.quality_stage import check_result, quality_stage
 from shipyard import git
 from shipyard.checks.model import CheckResult
 from shipyard.checks.plan import matrix, plan_app_stage, plan_checks, plan_security
@@ -28,7 +26,9 @@ from tasks.database import verify_migrations
 from tasks.docs import build_docs
 from tasks.github import github_client, post_statuses
 from tasks.images import image_context
+from tasks.images_stage import images_stage
 from tasks.quality import run_check
+from tasks.quality_stage import check_result, quality_stage
 from tasks.repo import checkout, read_config
 from tasks.report import publish_summary
 from tasks.security import publish_sarif, run_scanner

@@ -9,7 +9,6 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.quality_stage import check_result
 from shipyard import git
 from shipyard.checks.model import CheckResult, Status, not_run
 from shipyard.checks.plan import plan_images
@@ -17,6 +16,7 @@ from shipyard.config.schema import PipelineConfig
 from shipyard.images.stage import ImageJob
 from shipyard.images.tags import image_tags, release_version
 from tasks.images import build_image, docker_api, image_context, publish_image_sizes, registry_auth, scan_built_image
+from tasks.quality_stage import check_result
 
 
 def images_stage(
