@@ -14,6 +14,10 @@ from shipyard.release.rollout import Capabilities, Health
 COLOURS = ("blue", "green")
 
 
+class RouterError(ShipyardError):
+    """Traffic could not be read or moved (HAProxy's admin socket, a Service, an ALB listener)."""
+
+
 def other(colour: str) -> str:
     return COLOURS[1 - COLOURS.index(colour)]
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
-from shipyard.release.backend import COLOURS, Backend, other, serving_colour
+from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Check, Decision, Observed, RolloutSpec, Step, decide, plan_steps
-from shipyard.release.router import RouterError
 from shipyard.release.smoke import SmokeCheck, run_smoke
 
 ENGINE = "engine"

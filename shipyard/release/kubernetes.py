@@ -29,9 +29,8 @@ from kubernetes.client.exceptions import ApiException
 from shipyard.config.schema import KubernetesApp
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
-from shipyard.release.backend import COLOURS, release_env, require_image
+from shipyard.release.backend import COLOURS, RouterError, release_env, require_image
 from shipyard.release.rollout import Capabilities, Health
-from shipyard.release.router import RouterError
 
 COLOUR = "colour"
 SERVING = "shipyard.io/serving"

@@ -21,10 +21,10 @@ import httpx
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.processes import Stopped, process_alive, stop_group
-from shipyard.release.backend import COLOURS, release_env
+from shipyard.release.backend import COLOURS, RouterError, release_env
 from shipyard.release.package import environment_bin
 from shipyard.release.rollout import Capabilities, Health
-from shipyard.release.router import HAProxyRouter, RouterError, RouterSpec
+from shipyard.release.router import HAProxyRouter, RouterSpec
 from shipyard.runner import run, spawn
 
 PROBE_TIMEOUT = 2.0

@@ -19,10 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.errors import ShipyardError
 from shipyard.files import write_atomically
 from shipyard.processes import stop_group
-from shipyard.release.backend import COLOURS
+from shipyard.release.backend import COLOURS, RouterError
 from shipyard.runner import run, spawn
 
 START_TIMEOUT = 10.0
@@ -57,10 +56,6 @@ backend {app}_colours
 {servers}
 """
 _SERVER = "    server {colour} 127.0.0.1:{port} weight {weight} check inter 500ms fall 2 rise 1\n"
-
-
-class RouterError(ShipyardError):
-    pass
 
 
 @dataclass(frozen=True)

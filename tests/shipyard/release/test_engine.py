@@ -13,11 +13,10 @@ import pytest
 from shipyard.errors import InputError
 from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
-from shipyard.release.backend import Backend
+from shipyard.release.backend import Backend, RouterError
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
-from shipyard.release.router import RouterError
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT

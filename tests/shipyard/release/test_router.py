@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.release.backend import RouterError
 from shipyard.release.probe import LoadGenerator
-from shipyard.release.router import RouterError
 from tests.capabilities import require_tools
 from tests.support.colours import blue_green
 
