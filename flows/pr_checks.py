@@ -19,7 +19,8 @@ from shipyard.checks.model import CheckResult
 from shipyard.checks.plan import matrix, plan_app_stage, plan_checks, plan_security
 from shipyard.checks.report import ChecksFailed, Summary, stage_status
 from shipyard.clients.github import CommitStatus
-from shipyard.config.schema import PipelineConfig, StageName
+from shipyard.config.branches import StageName
+from shipyard.config.schema import PipelineConfig
 from shipyard.home import Home
 from shipyard.security.scanners import ScanTarget
 from tasks.database import verify_migrations

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard import git
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell

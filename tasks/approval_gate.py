@@ -14,7 +14,7 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from shipyard.clients.slack import SlackNotifier
-from shipyard.config.schema import Environment
+from shipyard.config.environments import Environment
 from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.pipeline import messages
 from shipyard.pipeline.approval import Answer, Verdict, judge

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from shipyard.config.schema import EcsTarget, PipelineConfig
+from shipyard.config.schema import PipelineConfig
+from shipyard.config.targets import EcsTarget
 from shipyard.errors import InputError
 from shipyard.home import Home
 from shipyard.release import setup

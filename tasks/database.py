@@ -10,7 +10,8 @@ from prefect import task
 from prefect.client.schemas.objects import State
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
-from shipyard.config.schema import App, DatabaseChecks
+from shipyard.config.apps import App
+from shipyard.config.database import DatabaseChecks
 from shipyard.database.verify import throwaway_database, verify
 from shipyard.postgres import PostgresUnavailable
 from tasks.policy import by_content, check_state

@@ -10,7 +10,7 @@ from prefect.client.schemas.objects import State
 
 from shipyard.apidocs.generate import generate
 from shipyard.checks.model import CheckResult, CheckSpec, Status
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from tasks.policy import check_state
 from tasks.quality import prepare_app
 

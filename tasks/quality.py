@@ -14,7 +14,7 @@ from shipyard import deps, toolchains
 from shipyard.checks.execute import execute
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.checks.plan import MatrixEntry, check_cache_key
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.home import Home
 from tasks.policy import BACKOFF, JITTER, check_state, retry_unless
 

@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import State
 
 from shipyard.checks.model import CheckResult, CheckSpec
-from shipyard.config.schema import Security
+from shipyard.config.security import Security
 from shipyard.home import Home
 from shipyard.security import sarif
 from shipyard.security.policy import verdict

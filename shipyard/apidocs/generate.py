@@ -9,7 +9,7 @@ from typing import Any
 
 from shipyard import git
 from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.deps import Prepared
 from shipyard.runner import run
 

@@ -13,7 +13,8 @@ from typing import get_args
 from shipyard import tools
 from shipyard.apidocs.generate import DRIVER as DOCS_DRIVER
 from shipyard.checks.model import CheckSpec
-from shipyard.config.schema import IMAGE_SCANNERS, PipelineConfig, ScannerName
+from shipyard.config.schema import PipelineConfig
+from shipyard.config.security import IMAGE_SCANNERS, ScannerName
 from shipyard.database.verify import DRIVER as MIGRATION_DRIVER
 from shipyard.deps import install_command
 from shipyard.security.scanners import RULE_PACK, SCANNERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.deps import tool_env
 from shipyard.errors import ShipyardError
 from shipyard.runner import run

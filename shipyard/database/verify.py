@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from shipyard import git
 from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.deps import Prepared
 from shipyard.postgres import PostgresUnavailable, temporary_postgres
 from shipyard.runner import CommandResult, run

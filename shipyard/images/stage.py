@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status
-from shipyard.config.schema import AppImage, Images
+from shipyard.config.images import AppImage, Images
 from shipyard.images import engine
 from shipyard.images.registry import RegistryClient, RegistryError
 

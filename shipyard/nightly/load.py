@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.config.schema import LoadTest
+from shipyard.config.nightly import LoadTest
 from shipyard.runner import run
 from shipyard.tools import ToolUnavailable, ensure
 

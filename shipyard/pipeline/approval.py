@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from shipyard.config.schema import Environment
+from shipyard.config.environments import Environment
 from shipyard.ledger.store import DecisionKind, DecisionView
 from shipyard.release.rollout import plan_problem
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shipyard.config.schema import EcsApp
+from shipyard.config.targets import EcsApp
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import identity_env, require_image

@@ -26,7 +26,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from shipyard.config.schema import KubernetesApp
+from shipyard.config.targets import KubernetesApp
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.release.backend import COLOURS, RouterError, release_env, require_image

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from shipyard import git
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.deps import prepare
 from shipyard.home import Home
 

@@ -8,15 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipyard.config.schema import (
-    ContainerServe,
-    EcsTarget,
-    Environment,
-    KubernetesTarget,
-    LocalTarget,
-    PipelineConfig,
-    Target,
-)
+from shipyard.config.apps import ContainerServe
+from shipyard.config.environments import Environment
+from shipyard.config.schema import PipelineConfig
+from shipyard.config.targets import EcsTarget, KubernetesTarget, LocalTarget, Target
 from shipyard.errors import InputError
 from shipyard.home import Home
 from shipyard.release.backend import Backend

@@ -7,7 +7,7 @@ import fnmatch
 from dataclasses import replace
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status
-from shipyard.config.schema import AllowedFinding, Security
+from shipyard.config.security import AllowedFinding, Security
 from shipyard.security.findings import Finding, at_least
 from shipyard.security.scanners import ScanOutcome
 

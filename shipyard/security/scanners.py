@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from shipyard import tools
-from shipyard.config.schema import PipelineConfig, ScannerName
+from shipyard.config.schema import PipelineConfig
+from shipyard.config.security import ScannerName
 from shipyard.deps import tool_env
 from shipyard.runner import CommandResult, ToolNotFound, run
 from shipyard.security import parsers

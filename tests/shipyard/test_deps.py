@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.config.schema import App
+from shipyard.config.apps import App
 from shipyard.deps import cache_key, tool_env
 from shipyard.toolchains import Toolchain, ToolchainUnavailable, resolve
 

@@ -13,7 +13,7 @@ import pytest
 from shipyard.checks.model import CheckResult, Status
 from shipyard.checks.plan import plan_app_stage
 from shipyard.config import load_config
-from shipyard.config.schema import DatabaseChecks
+from shipyard.config.database import DatabaseChecks
 from shipyard.postgres import PostgresUnavailable, find_bin_dir
 from shipyard.sample import commit_all, create_sample_repo
 from tasks.database import verify_migrations

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.config.schema import LoadTest
+from shipyard.config.nightly import LoadTest
 from shipyard.ledger.store import NightlyView
 from shipyard.nightly.load import LoadResult, judge, parse_stats
 from shipyard.nightly.report import render

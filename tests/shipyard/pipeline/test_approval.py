@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shipyard.config.schema import Environment
+from shipyard.config.environments import Environment
 from shipyard.ledger.store import DecisionKind, DecisionView
 from shipyard.pipeline.approval import Answer, judge, superseded_by
 

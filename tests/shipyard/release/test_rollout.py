@@ -332,7 +332,7 @@ def test_one_rule_for_every_traffic_plan(steps: tuple[int, ...], problem: str) -
 
 
 def test_the_configurations_defaults_are_the_specs() -> None:
-    from shipyard.config.schema import Rollout
+    from shipyard.config.environments import Rollout
 
     assert Rollout().spec() == RolloutSpec()
 

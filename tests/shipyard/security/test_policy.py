@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from shipyard.checks.model import CheckSpec, Status
-from shipyard.config.schema import Security
+from shipyard.config.security import Security
 from shipyard.security.findings import Finding
 from shipyard.security.policy import verdict
 from shipyard.security.scanners import ScanOutcome

@@ -1,0 +1,15 @@
+"""The database stage: where its throwaway databases are created."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shipyard.config.base import Strict
+
+
+class DatabaseChecks(Strict):
+    server_url_env: str = Field(
+        "SHIPYARD_TEST_DATABASE_URL",
+        description="Variable holding a PostgreSQL server URL to create throwaway databases in; "
+        "unset: a temporary server is started for the run.",
+    )
