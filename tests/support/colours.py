@@ -14,8 +14,10 @@ import httpx
 
 from shipyard.files import free_port
 from shipyard.release.router import HAProxyRouter, RouterSpec
+from shipyard.runner import spawn, stop
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVER = Path(__file__).resolve().parent / "colour_server.py"  # runs as a script: no package path needed
 
 
 @dataclass
@@ -30,17 +32,9 @@ def blue_green(folder: Path, weights: dict[str, int]) -> Iterator[Colours]:
     ports = {"blue": free_port(), "green": free_port()}
     flags = {colour: folder / f"{colour}.fail" for colour in ports}
     servers = {
-        colour: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.support.colour_server",
-                str(port),
-                colour,
-                "--fail-from-file",
-                str(flags[colour]),
-            ],
-            cwd=ROOT,
+        colour: spawn(
+            [sys.executable, str(SERVER), str(port), colour, "--fail-from-file", str(flags[colour])],
+            log=folder / f"{colour}.log",
         )
         for colour, port in ports.items()
     }
@@ -53,9 +47,8 @@ def blue_green(folder: Path, weights: dict[str, int]) -> Iterator[Colours]:
         yield Colours(router, servers, flags)
     finally:
         router.stop()
-        for server in servers.values():
-            server.terminate()
-            server.wait(10)
+        for colour, server in servers.items():
+            stop(server, f"{colour} stand-in")
 
 
 def _wait_for(url: str, timeout: float = 10.0) -> None:
