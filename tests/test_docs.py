@@ -158,15 +158,20 @@ def _shell_lines(text: str) -> Iterator[tuple[int, str]]:
             yield start, joined
 
 
-def _inline_spans(text: str) -> Iterator[tuple[int, str]]:
+def _prose_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines outside fenced blocks."""
     fenced = False
     for number, line in enumerate(text.splitlines(), 1):
         if re.fullmatch(r"\s*```.*", line):
             fenced = not fenced
-            continue
-        if not fenced:
-            for match in re.finditer(r"(?<!`)`([^`]+)`(?!`)", line):
-                yield number, match.group(1)
+        elif not fenced:
+            yield number, line
+
+
+def _inline_spans(text: str) -> Iterator[tuple[int, str]]:
+    for number, line in _prose_lines(text):
+        for match in re.finditer(r"(?<!`)`([^`]+)`(?!`)", line):
+            yield number, match.group(1)
 
 
 def _simple_commands(line: str) -> Iterator[list[str]]:
@@ -265,15 +270,10 @@ def link_problems(doc: Path) -> Iterator[tuple[int, str]]:
 
 
 def _links(text: str) -> Iterator[tuple[int, str]]:
-    fenced = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if re.fullmatch(r"\s*```.*", line):
-            fenced = not fenced
-            continue
-        if not fenced:
-            prose = re.sub(r"`[^`]*`", "", line)
-            for match in re.finditer(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", prose):
-                yield number, match.group(1)
+    for number, line in _prose_lines(text):
+        prose = re.sub(r"`[^`]*`", "", line)
+        for match in re.finditer(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", prose):
+            yield number, match.group(1)
 
 
 def _anchors(doc: Path) -> set[str]:
