@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import sqlite3
 import statistics
 import time
@@ -168,6 +169,7 @@ finally:
     if relay is not None:
         print(f"stopped: {stop(relay, 'webhook relay')}")
     stop_server(server)
+    shutil.rmtree(work, ignore_errors=True)
 
 runs = set(keys)
 created = {d for d in accepted if f"github-{d}" in runs}
