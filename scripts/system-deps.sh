@@ -46,8 +46,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "system-deps: installing for '$purpose': ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  "${as[@]}" apt-get update -q
-  "${as[@]}" apt-get install -y -q "${missing[@]}" >/dev/null
+  "${as[@]}" apt-get update -q -o DPkg::Lock::Timeout=600
+  # another apt (unattended upgrades, a second make) may hold the lock: wait for it rather than fail
+  "${as[@]}" apt-get install -y -q -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
   # Debian starts the packaged services on install; Shipyard starts its own on 127.0.0.1 and needs none of them.
   for service in haproxy postgresql docker-registry prometheus prometheus-alertmanager prometheus-node-exporter; do
     "${as[@]}" systemctl stop "$service" >/dev/null 2>&1 || "${as[@]}" service "$service" stop >/dev/null 2>&1 || true
