@@ -14,13 +14,14 @@ from tests.capabilities import require
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "system-deps.sh"
 
 
-def test_without_root_or_sudo_it_changes_nothing_and_prints_the_apt_command(tmp_path: Path) -> None:
+def test_without_root_or_sudo_it_changes_nothing_and_prints_the_apt_command() -> None:
     require(os.geteuid() == 0, "root, to run the script as an unprivileged user")
-    # A PATH without /usr/sbin: haproxy (and dockerd) look missing to the unprivileged user.
+    # A PATH without /usr/sbin: haproxy (and dockerd) look missing to the unprivileged user. The script comes on
+    # stdin: the checkout may sit in a folder only root can enter.
     done = subprocess.run(
-        ["runuser", "-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin", f"HOME={tmp_path}", "bash", str(SCRIPT),
+        ["runuser", "-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", "bash", "-s",
          "demo"],
-        capture_output=True, text=True, timeout=60,
+        input=SCRIPT.read_text(), capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     (missing,) = [line for line in done.stderr.splitlines() if "missing Debian packages for 'demo': " in line]
