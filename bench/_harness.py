@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))  # the clone's own code, whatever the current fold
 
 from deployments.local_server import LocalServer, ensure_server  # noqa: E402
 from shipyard.files import free_port  # noqa: E402
-from shipyard.processes import MARKER, kill_sessions, wait_for_none  # noqa: E402
+from shipyard.processes import MARKER, kill_survivors, wait_for_none  # noqa: E402
 
 RUNS = 3  # a figure is the median of three runs: one noisy run moves it no more than a quiet one
 COLOUR_SERVER = ROOT / "tests" / "support" / "colour_server.py"  # standard library only: runs as a plain script
@@ -143,7 +143,7 @@ def finish(problems: Sequence[str]) -> None:
 def _kill_survivors() -> list[str]:
     """What the bench started and is still running after a moment to finish stopping: killed, and listed."""
     survivors = wait_for_none(BENCH_MARKER, timeout=10)
-    kill_sessions(s.session for s in survivors)
+    kill_survivors(survivors)
     while True:  # collect children stopped by pid (colours, routers), so none shows as defunct
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:

@@ -35,7 +35,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from deployments import local_server
 from deployments.approvals import answer
 from shipyard.home import Home
-from shipyard.processes import MARKER, kill_sessions, restore_default_signals, wait_for_none
+from shipyard.processes import MARKER, kill_survivors, restore_default_signals, wait_for_none
 from shipyard.release.local import running_processes
 from shipyard.runner import spawn, stop
 from shipyard.sample import ROOT, commit_all, create_sample_repo
@@ -77,7 +77,7 @@ def main() -> None:
         print("\nstill running from this demo and not meant to be (killed now):", file=sys.stderr)
         for survivor in survivors:
             print(f"  {survivor}", file=sys.stderr)
-        kill_sessions(s.session for s in survivors)
+        kill_survivors(survivors)
     if kept:
         print(f"\nleft running on purpose (`{_cli()} demo down` stops them):")
         for what, pid in kept.items():

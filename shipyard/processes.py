@@ -73,7 +73,6 @@ def stop_group(pgid: int, grace: float, name: str = "process") -> Stopped:
     to go, then KILL whatever is left of the group. Logged and returned, so callers can say which it was."""
     started = time.monotonic()
     if not _group_alive(pgid):
-        _signal_group(pgid, signal.SIGKILL)
         return Stopped(name, pgid, "not running", 0.0, grace)
     _signal_group(pgid, signal.SIGTERM)
     deadline = started + grace
@@ -134,9 +133,12 @@ def wait_for_none(marker: str, spared_sessions: Iterable[int] = (), timeout: flo
     return left
 
 
-def kill_sessions(sessions: Iterable[int]) -> None:
-    for session in set(sessions):
-        _signal_group(session, signal.SIGKILL)
+def kill_survivors(survivors: Iterable[Survivor]) -> None:
+    """SIGKILL each one by pid: every process carrying the marker is listed itself, and a survivor that shares a
+    session or group with its caller (a child started without a session of its own) must not take the caller along."""
+    for survivor in survivors:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(survivor.pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 from deployments.local_server import LocalServer, ensure_server
 from shipyard.errors import ShipyardError
 from shipyard.files import free_port
-from shipyard.processes import MARKER, Survivor, kill_sessions, restore_default_signals, wait_for_none
+from shipyard.processes import MARKER, Survivor, kill_survivors, restore_default_signals, wait_for_none
 from tests.capabilities import require
 
 # Every process the session starts carries this marker; at the end none may be left (pytest_sessionfinish).
@@ -30,7 +30,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session if any process it started outlived it (they are listed, then killed)."""
     SURVIVORS.extend(wait_for_none(SESSION_MARKER, timeout=10))
     if SURVIVORS:
-        kill_sessions(s.session for s in SURVIVORS)
+        kill_survivors(SURVIVORS)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shipyard.processes import MARKER, marked, process_alive, stop_group
+from shipyard.processes import MARKER, kill_survivors, marked, process_alive, stop_group
 from shipyard.runner import run, spawn, stop
 
 
@@ -112,3 +113,18 @@ def test_a_run_finds_the_processes_carrying_its_marker_and_not_those_it_spares(t
 def test_a_child_inherits_the_run_marker_even_with_an_environment_built_from_nothing() -> None:
     result = run(["env"], env={"PATH": "/usr/bin:/bin"})
     assert f"{MARKER}={os.environ[MARKER]}" in result.stdout.splitlines()
+
+
+def test_killing_a_survivor_that_shares_our_session_kills_only_it() -> None:
+    marker = f"test-{uuid.uuid4().hex[:8]}"
+    # Started without a session of its own: its session and group are this test process's.
+    child = subprocess.Popen(["sleep", "60"], env={"PATH": "/usr/bin:/bin", MARKER: marker})
+    try:
+        (survivor,) = marked(marker)
+        assert survivor.pid == child.pid and survivor.session == os.getsid(0)
+        kill_survivors([survivor])
+        assert child.wait(10) == -signal.SIGKILL
+    finally:
+        child.kill()
+        child.wait()
+    assert marked(marker) == []  # and this process is still here to say so
