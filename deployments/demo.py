@@ -146,8 +146,7 @@ def attempt(what: str, todo: str, action: Callable[[], Any]) -> Any:
 def release(api: str, repo: Path, sha: str, approve: str) -> None:
     run = start(api, "production-deploy", repo, sha, "main", "production")
     wait_paused(api, run)
-    ui = api.removesuffix("/api")
-    print(f"\n  Waiting for an approval: {ui}/runs/flow-run/{run}\n"
+    print(f"\n  Waiting for an approval: {run_url(api, run)}\n"
           f"  or from a terminal: {_cli()} approve {run} --as alice --reason 'reviewed'\n", flush=True)  # fmt: skip
     if approve == "auto":
         time.sleep(2)
@@ -215,7 +214,7 @@ def wait_paused(api: str, run: UUID) -> None:
     state = _wait(api, run, lambda s: s.is_paused() or s.is_final())
     if not state.is_paused():
         why = f"the run ended {state.name} before its approval gate: {state.message or 'no message'}"
-        raise StepFailed("production-deploy", why, f"see the run: {api.removesuffix('/api')}/runs/flow-run/{run}")
+        raise StepFailed("production-deploy", why, f"see the run: {run_url(api, run)}")
 
 
 def final(what: str, api: str, run: UUID) -> None:
@@ -223,7 +222,12 @@ def final(what: str, api: str, run: UUID) -> None:
     print(f"  → {state.name}{': ' + state.message if state.message else ''}", flush=True)
     if not state.is_completed():
         why = f"{state.name}: {(state.message or 'no message').strip().splitlines()[0]}"
-        raise StepFailed(what, why, f"see the run: {api.removesuffix('/api')}/runs/flow-run/{run}")
+        raise StepFailed(what, why, f"see the run: {run_url(api, run)}")
+
+
+def run_url(api: str, run: UUID) -> str:
+    """The run's page in the Prefect UI."""
+    return f"{api.removesuffix('/api')}/runs/flow-run/{run}"
 
 
 def _wait(api: str, run: UUID, done: Any, timeout: float = 3600) -> Any:
