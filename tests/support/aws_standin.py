@@ -7,6 +7,7 @@ the app's family, made through boto3 like any other client.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -64,7 +65,7 @@ class Platform:
     first_revision: str
 
     def client(self, service: str) -> Any:
-        return session().client(service, endpoint_url=self.endpoint)
+        return _client(self.endpoint, service)
 
     def weights(self, test: bool = False) -> dict[str, int]:
         """The (test) listener's weights per colour, read back from the server."""
@@ -85,11 +86,15 @@ class Platform:
         self.client("cloudwatch").set_alarm_state(AlarmName="api-5xx", StateValue=state, StateReason=f"test: {state}")
 
 
-def build_platform(endpoint: str) -> Platform:
-    def client(name: str) -> Any:
-        return session().client(name, endpoint_url=endpoint)
+@functools.cache
+def _client(endpoint: str, service: str) -> Any:
+    """One client per service: a new session loads botocore's models again, 100+ ms holding the GIL, which the
+    engine's probe in this same process would measure as the app's latency."""
+    return session().client(service, endpoint_url=endpoint)
 
-    ec2, elbv2, ecs, cloudwatch = client("ec2"), client("elbv2"), client("ecs"), client("cloudwatch")
+
+def build_platform(endpoint: str) -> Platform:
+    ec2, elbv2, ecs, cloudwatch = (_client(endpoint, s) for s in ("ec2", "elbv2", "ecs", "cloudwatch"))
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]

@@ -43,7 +43,7 @@ SPEC = RolloutSpec(
     steps=(10, 50, 100),
     pause=timedelta(seconds=0.3),
     min_samples=5,
-    health_timeout=timedelta(seconds=120 if REAL_CONTEXT else 3),  # real pods pull and start
+    health_timeout=timedelta(seconds=120 if REAL_CONTEXT else 8),  # real pods pull and start
     scale_down_delay=timedelta(seconds=0),
 )
 stand_in_only = pytest.mark.skipif(REAL_CONTEXT is not None, reason="needs the stand-in's fault injection")
