@@ -86,8 +86,9 @@ def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> 
             _poll_quietly(watcher)
     if watcher.flow_run is not None and PREFECT_UI_URL.value():
         out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
-    if watcher.flow_run is not None and Home.from_env().reports(str(watcher.flow_run.id)).exists():
-        out.print(f"Reports: {Home.from_env().reports(str(watcher.flow_run.id))}", soft_wrap=True)
+    reports = Home.from_env().reports(str(watcher.flow_run.id)) if watcher.flow_run is not None else None
+    if reports is not None and reports.exists():
+        out.print(f"Reports: {reports}", soft_wrap=True)
     if "error" in box:
         return box["error"]
     return box["state"].result(raise_on_failure=False)

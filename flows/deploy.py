@@ -58,7 +58,7 @@ class DeployRun:
 
 @contextmanager
 def deploy_run(repo: str, sha: str, config_ref: str | None, branch: str, environment: str) -> Iterator[DeployRun]:
-    with opened() as resources, checked_out(repo, sha, str(flow_run.get_id())) as (workspace, full_sha):
+    with opened() as resources, checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha):
         config = read_config(workspace, config_ref or full_sha)
         slack = slack_notifier(config)
         yield DeployRun(config, repo, workspace, full_sha, config_ref, branch, environment, resources, slack)

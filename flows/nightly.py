@@ -13,7 +13,6 @@ from prefect.states import Failed
 from flows.pr_checks import pr_checks
 from shipyard.checks.model import Status
 from shipyard.checks.report import ChecksFailed, Summary
-from shipyard.home import Home
 from shipyard.ledger.store import NightlyView
 from shipyard.nightly.load import LoadVerdict
 from shipyard.nightly.report import render
@@ -30,13 +29,13 @@ SUITE = ["quality", "security", "database"]
 def nightly(repo: str, branch: str = "main") -> NightlyView | State:
     """repo: the repository to test; branch: whose head (its branch rule decides which checks are required)."""
     run_id = str(flow_run.get_id())
-    with checked_out(repo, f"origin/{branch}", run_id) as (workspace, sha):
-        config = read_config(workspace, sha)
-    reports = str(Home.from_env().reports(run_id))
-    summary, headline = full_suite(repo, sha, branch)
-    load = run_load_test(config, reports)
-    tonight = _tonight(run_id, config.project, branch, sha, summary, headline, load)
     with opened() as resources:
+        with checked_out(repo, f"origin/{branch}", resources.home, run_id) as (workspace, sha):
+            config = read_config(workspace, sha)
+        reports = str(resources.home.reports(run_id))
+        summary, headline = full_suite(repo, sha, branch)
+        load = run_load_test(config, reports, resources.home)
+        tonight = _tonight(run_id, config.project, branch, sha, summary, headline, load)
         history = [n for n in resources.ledger.nightlies(config.project) if n.flow_run_id != run_id]
         resources.ledger.record_nightly(tonight)
     rows = summary.table() if summary else []

@@ -62,8 +62,9 @@ def pr_checks(
     refresh_cache: run every check even where a cached result for the same content exists.
     """
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    workspace, full_sha = checkout(repo, sha, run_id)
-    reports = str(Home.from_env().reports(run_id))
+    home = Home.from_env()
+    workspace, full_sha = checkout(repo, sha, home, run_id)
+    reports = str(home.reports(run_id))
     pending: list[CommitStatus] = []
     try:
         config = read_config(workspace, config_ref or full_sha)
@@ -72,11 +73,11 @@ def pr_checks(
         pending = [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]]
         post_statuses(github, full_sha, pending)
         content_id = _content_id(workspace, full_sha)
-        side = _start_side_stages(config, selected, apps, workspace, full_sha, reports, refresh_cache, content_id)
-        results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id)
+        side = _start_side_stages(config, selected, apps, workspace, full_sha, reports, refresh_cache, content_id, home)
+        results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id, home)
         results += [check_result(future) for future in side]
         if "images" in selected:
-            results += images_stage(config, selected["images"], apps, workspace, full_sha, branch)
+            results += images_stage(config, selected["images"], apps, workspace, full_sha, branch, home)
         summary = Summary(tuple(results))
         publish_summary(summary, reports, key=PIPELINE)
         if "security" in selected:
@@ -108,6 +109,7 @@ def _quality(
     parallelism: int | None,
     refresh: bool,
     content_id: Any,
+    home: Home,
 ) -> list[CheckResult]:
     if "quality" not in stages:
         return []
@@ -115,7 +117,8 @@ def _quality(
         replace(s, required=s.required and stages["quality"])
         for s in plan_checks(config, matrix(config, apps), content_id)
     ]
-    return quality_stage(config, specs, workspace, sha, config.checks.workers(parallelism), _fresh(run_check, refresh))
+    workers = config.checks.workers(parallelism)
+    return quality_stage(config, specs, workspace, sha, workers, home, _fresh(run_check, refresh))
 
 
 def _start_side_stages(
@@ -127,6 +130,7 @@ def _start_side_stages(
     reports: str,
     refresh: bool,
     content_id: Any,
+    home: Home,
 ) -> list[PrefectFuture[Any]]:
     """Security, database and docs run beside the quality stage, on the flow's own task runner."""
     futures: list[PrefectFuture[Any]] = []
@@ -134,14 +138,14 @@ def _start_side_stages(
         scanner = _fresh(run_scanner, refresh)
         target = ScanTarget.resolve(config, Path(workspace))  # once for every scanner
         for spec in plan_security(config, stages["security"], content_id(""), datetime.date.today()):
-            futures.append(scanner.submit(spec, target, config.security, reports))
+            futures.append(scanner.submit(spec, target, config.security, reports, home))
     if "database" in stages:
         verify = _fresh(verify_migrations, refresh)
         for spec in plan_app_stage(config, "database", stages["database"], content_id, apps):
-            futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha))
+            futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha, home))
     if "docs" in stages:
         for spec in plan_app_stage(config, "docs", stages["docs"], content_id, apps):
-            futures.append(build_docs.submit(spec, config.apps[spec.app], workspace, sha, reports))
+            futures.append(build_docs.submit(spec, config.apps[spec.app], workspace, sha, reports, home))
     return futures
 
 

@@ -13,6 +13,7 @@ from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.config.apps import App
 from shipyard.config.database import DatabaseChecks
 from shipyard.database.verify import throwaway_database, verify
+from shipyard.home import Home
 from shipyard.postgres import PostgresUnavailable
 from tasks.policy import by_content, check_state
 from tasks.quality import prepare_app
@@ -25,10 +26,10 @@ from tasks.quality import prepare_app
     persist_result=True,
 )
 def verify_migrations(
-    spec: CheckSpec, app: App, settings: DatabaseChecks, workspace: str, sha: str
+    spec: CheckSpec, app: App, settings: DatabaseChecks, workspace: str, sha: str, home: Home
 ) -> CheckResult | State:
     """The server and its data folder are gone when this returns, whatever happened inside."""
-    prepared = prepare_app(spec, app, workspace, sha)
+    prepared = prepare_app(spec, app, workspace, sha, home)
     if isinstance(prepared, CheckResult):
         return check_state(prepared)
     try:

@@ -11,14 +11,15 @@ from prefect.client.schemas.objects import State
 from shipyard.apidocs.generate import generate
 from shipyard.checks.model import CheckResult, CheckSpec, Status
 from shipyard.config.apps import App
+from shipyard.home import Home
 from tasks.policy import check_state
 from tasks.quality import prepare_app
 
 
 @task(task_run_name="docs {spec.app}")
-def build_docs(spec: CheckSpec, app: App, workspace: str, sha: str, reports: str) -> CheckResult | State:
+def build_docs(spec: CheckSpec, app: App, workspace: str, sha: str, reports: str, home: Home) -> CheckResult | State:
     """Not cached: the page belongs in this run's report folder."""
-    prepared = prepare_app(spec, app, workspace, sha)
+    prepared = prepare_app(spec, app, workspace, sha, home)
     if isinstance(prepared, CheckResult):
         return check_state(prepared)
     out = Path(reports) / "docs" / spec.app

@@ -65,8 +65,8 @@ def build_image(
 
 
 @task(task_run_name="scan image {job.app}", cache_policy=NO_CACHE)
-def scan_built_image(spec: CheckSpec, job: ImageJob, config: PipelineConfig) -> CheckResult | State:
-    outcome = scan_image(f"{job.repository}:{job.tags[0]}", spec.check, spec.timeout, Home.from_env().tools)
+def scan_built_image(spec: CheckSpec, job: ImageJob, config: PipelineConfig, home: Home) -> CheckResult | State:
+    outcome = scan_image(f"{job.repository}:{job.tags[0]}", spec.check, spec.timeout, home.tools)
     return check_state(policy.verdict(spec, outcome, config.security, datetime.date.today()))
 
 

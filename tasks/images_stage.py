@@ -13,6 +13,7 @@ from shipyard import git
 from shipyard.checks.model import CheckResult, Status, not_run
 from shipyard.checks.plan import plan_images
 from shipyard.config.schema import PipelineConfig
+from shipyard.home import Home
 from shipyard.images.stage import ImageJob
 from shipyard.images.tags import image_tags, release_version
 from tasks.images import build_image, docker_api, image_context, publish_image_sizes, registry_auth, scan_built_image
@@ -20,7 +21,13 @@ from tasks.quality_stage import check_result
 
 
 def images_stage(
-    config: PipelineConfig, required: bool, apps: list[str] | None, workspace: str, sha: str, branch: str | None
+    config: PipelineConfig,
+    required: bool,
+    apps: list[str] | None,
+    workspace: str,
+    sha: str,
+    branch: str | None,
+    home: Home,
 ) -> list[CheckResult]:
     specs = plan_images(config, required, apps)
     if not specs:
@@ -39,7 +46,7 @@ def images_stage(
             results = [check_result(f) for f in futures]
             built = {r.spec.app for r in results if r.details}
             scans = [s for s in specs if s.check != "image" and s.app in built]
-            futures = [runner.submit(scan_built_image, {"spec": s, "job": jobs[s.app], "config": config})
+            futures = [runner.submit(scan_built_image, {"spec": s, "job": jobs[s.app], "config": config, "home": home})
                        for s in scans]  # fmt: skip
             results += [check_result(f) for f in futures]
         results += [not_run(s, Status.SKIPPED, "the image was not built") for s in specs

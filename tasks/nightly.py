@@ -15,11 +15,10 @@ from shipyard.release import setup
 
 
 @task(name="load-test", task_run_name="load test {config.nightly.environment}", cache_policy=NO_CACHE)
-def run_load_test(config: PipelineConfig, reports: str) -> LoadVerdict | None:
+def run_load_test(config: PipelineConfig, reports: str, home: Home) -> LoadVerdict | None:
     settings, environment = config.nightly.load, config.nightly.environment
     if settings is None or environment is None:
         return None
-    home = Home.from_env()
     url = setup.target_url(config, environment, settings.app, home)
     verdict = load_test(url, settings, home.tools, Path(reports) / "load")
     get_run_logger().info("load test of %s at %s: %s: %s", settings.app, url, verdict.status, verdict.summary)

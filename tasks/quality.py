@@ -26,14 +26,14 @@ from tasks.policy import BACKOFF, JITTER, check_state, retry_unless
     retry_jitter_factor=JITTER,
     retry_condition_fn=retry_unless(toolchains.ToolchainUnavailable),  # a missing toolchain stays missing
 )
-def prepare(entry: MatrixEntry, app: App, workspace: str, sha: str) -> deps.Prepared:
-    return deps.prepare(entry.app, app, entry.version, Path(workspace), sha, Home.from_env())
+def prepare(entry: MatrixEntry, app: App, workspace: str, sha: str, home: Home) -> deps.Prepared:
+    return deps.prepare(entry.app, app, entry.version, Path(workspace), sha, home)
 
 
-def prepare_app(spec: CheckSpec, app: App, workspace: str, sha: str) -> deps.Prepared | CheckResult:
+def prepare_app(spec: CheckSpec, app: App, workspace: str, sha: str, home: Home) -> deps.Prepared | CheckResult:
     """For stages that run one check per app (database, docs): its first toolchain, or why the check cannot run."""
     try:
-        return deps.prepare(spec.app, app, app.versions[0], Path(workspace), sha, Home.from_env())
+        return deps.prepare(spec.app, app, app.versions[0], Path(workspace), sha, home)
     except toolchains.ToolchainUnavailable as exc:
         return not_run(spec, Status.UNAVAILABLE, str(exc))
     except deps.DependencyInstallFailed as exc:

@@ -32,10 +32,11 @@ def quality_stage(
     workspace: str,
     sha: str,
     parallelism: int,
+    home: Home,
     check: Task[..., Any] = run_check,
 ) -> list[CheckResult]:
     """A matrix entry's checks become ready when its dependencies are; at most `parallelism` checks run at once."""
-    history = DurationHistory(Home.from_env().root / "check-durations.json")
+    history = DurationHistory(home.root / "check-durations.json")
     ready: LongestFirst[tuple[CheckSpec, Prepared]] = LongestFirst(history)
     done: queue.Queue[PrefectFuture[Any]] = queue.Queue()
     entries = sorted({MatrixEntry(s.app, s.kind, s.version) for s in specs}, key=lambda e: e.name)
@@ -43,7 +44,7 @@ def quality_stage(
     with ThreadPoolTaskRunner[Any](max_workers=parallelism + len(entries)) as runner:
         preparing: dict[PrefectFuture[Any], MatrixEntry] = {}
         for entry in entries:
-            args = {"entry": entry, "app": config.apps[entry.app], "workspace": workspace, "sha": sha}
+            args = {"entry": entry, "app": config.apps[entry.app], "workspace": workspace, "sha": sha, "home": home}
             future = runner.submit(prepare, args)
             future.add_done_callback(done.put)
             preparing[future] = entry

@@ -26,9 +26,9 @@ from tasks.policy import BACKOFF, JITTER, retry_unless
     retry_condition_fn=retry_unless(InputError),
     cache_policy=NO_CACHE,  # a resumed run needs the files again, not the path of a workspace removed at the pause
 )
-def checkout(repo: str, sha: str, run_id: str) -> tuple[str, str]:
+def checkout(repo: str, sha: str, home: Home, run_id: str) -> tuple[str, str]:
     """Clone at the SHA into the run's own workspace; returns (workspace, full sha)."""
-    workspace = Home.from_env().workspace(run_id)
+    workspace = home.workspace(run_id)
     full_sha = git.checkout(repo, sha, workspace)
     return str(workspace), full_sha
 
@@ -44,9 +44,9 @@ def read_config(workspace: str, ref: str) -> PipelineConfig:
 
 
 @contextmanager
-def checked_out(repo: str, ref: str, run_id: str) -> Iterator[tuple[str, str]]:
+def checked_out(repo: str, ref: str, home: Home, run_id: str) -> Iterator[tuple[str, str]]:
     """checkout(), and the workspace removed when the block ends, however it ends (a suspension included)."""
-    workspace, sha = checkout(repo, ref, run_id)
+    workspace, sha = checkout(repo, ref, home, run_id)
     try:
         yield workspace, sha
     finally:

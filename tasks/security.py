@@ -26,9 +26,9 @@ from tasks.policy import by_content, check_state
     cache_expiration=timedelta(days=1),
     persist_result=True,
 )
-def run_scanner(spec: CheckSpec, target: ScanTarget, policy: Security, reports: str) -> CheckResult | State:
+def run_scanner(spec: CheckSpec, target: ScanTarget, policy: Security, reports: str, home: Home) -> CheckResult | State:
     """Scanning never retries: a finding is real, and a scanner that cannot run says why ("unavailable")."""
-    outcome = scan(SCANNERS[spec.check], target, spec.timeout, Home.from_env().tools)
+    outcome = scan(SCANNERS[spec.check], target, spec.timeout, home.tools)
     raw = Path(reports) / "security" / f"{spec.check}.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(outcome.raw, indent=1))

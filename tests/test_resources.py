@@ -42,3 +42,22 @@ def test_the_resources_are_opened_where_a_flow_run_or_a_command_starts() -> None
         "cli/release.py",
         "deployments/approvals.py",
     }, opened
+
+
+def test_the_home_is_read_from_the_environment_only_where_a_flow_run_or_a_command_starts() -> None:
+    """Tasks take the Home their flow read once; only a flow function, a CLI command, the demo's entry or
+    `opened()` reads SHIPYARD_HOME."""
+    readers = set()
+    for package in PROJECT:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for function in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(function, ast.FunctionDef):
+                    continue
+                if any(isinstance(n, ast.Call) and _called(n.func) == "from_env" for n in ast.walk(function)):
+                    decorators = {_called(d.func if isinstance(d, ast.Call) else d) for d in function.decorator_list}
+                    readers.add((str(path.relative_to(ROOT)), function.name, "flow" in decorators))
+    flows = {(path, name) for path, name, is_flow in readers if path.startswith("flows/")}
+    assert flows and all(is_flow for path, _, is_flow in readers if path.startswith("flows/")), readers
+    assert not [r for r in readers if r[0].startswith("tasks/")], readers
+    others = {path for path, _, _ in readers if not path.startswith(("flows/", "cli/"))}
+    assert others == {"shipyard/resources.py", "deployments/demo.py"}, readers

@@ -14,6 +14,7 @@ from shipyard.checks.model import CheckResult, Status
 from shipyard.checks.plan import plan_app_stage
 from shipyard.config import load_config
 from shipyard.config.database import DatabaseChecks
+from shipyard.home import Home
 from shipyard.postgres import PostgresUnavailable, find_bin_dir
 from shipyard.sample import commit_all, create_sample_repo
 from tasks.database import verify_migrations
@@ -30,7 +31,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _environment(home: Path, own_tmpdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_tools("git", "python3.11")
     try:
         find_bin_dir()
@@ -40,15 +41,17 @@ def _environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHIPYARD_TEST_DATABASE_URL", raising=False)
 
 
-def leftovers() -> set[str]:
-    """Data folders of throwaway servers that still exist, and postgres processes still running from one."""
-    folders = set(glob.glob(f"{tempfile.gettempdir()}/shipyard-pg-*"))
+def leftovers(temp: Path) -> set[str]:
+    """Data folders of throwaway servers under temp (the test's own TMPDIR, so parallel tests do not count) that
+    still exist, and postgres processes still running from one."""
+    prefix = f"{temp}/shipyard-pg-"
+    folders = set(glob.glob(f"{prefix}*"))
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         try:
             args = Path(cmdline).read_bytes().split(b"\0")
         except OSError:
             continue
-        folders |= {a.decode() for a in args if b"/shipyard-pg-" in a}
+        folders |= {a.decode() for a in args if a.decode(errors="replace").startswith(prefix)}
     return folders
 
 
@@ -56,9 +59,9 @@ def verify(repo: Path, sha: str, timeout: float | None = None) -> CheckResult:
     config = load_config(repo / "shipyard.yaml")
     [spec] = plan_app_stage(config, "database", True, lambda path: path)
     spec = replace(spec, timeout=timeout or spec.timeout)
-    before = leftovers()
-    state_or_result = verify_migrations.fn(spec, config.apps["api"], DatabaseChecks(), str(repo), sha)
-    assert leftovers() <= before, "a throwaway PostgreSQL server or its data folder was left behind"
+    temp = Path(tempfile.gettempdir())  # the test's own (own_tmpdir)
+    state_or_result = verify_migrations.fn(spec, config.apps["api"], DatabaseChecks(), str(repo), sha, Home.from_env())
+    assert leftovers(temp) == set(), "a throwaway PostgreSQL server or its data folder was left behind"
     result = state_or_result if isinstance(state_or_result, CheckResult) else state_or_result.data
     assert isinstance(result, CheckResult)
     return result
