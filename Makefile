@@ -7,6 +7,9 @@ DEMO_REPO ?= .shipyard/demo/sample-platform
 DEMO_APPROVE ?= auto
 DEMO_PORT_OFFSET ?= 0
 PYTEST_ARGS ?=
+# The suite runs on this many xdist workers, a test file per worker at a time (its module fixtures are built once);
+# most slow tests wait on servers, so three share two cores well.
+TEST_WORKERS ?= 3
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
@@ -34,10 +37,10 @@ demo: system-demo install
 	@$(BIN)/python -m deployments.demo --port $(PORT) --repo $(DEMO_REPO) --approve $(DEMO_APPROVE) --port-offset $(DEMO_PORT_OFFSET)
 	@echo "See the runs in the Prefect UI: http://127.0.0.1:$(PORT)/runs"
 
-## test: lint, type-check and the whole test suite (slow end-to-end tests included); prints the skip count and
-## the 15 slowest tests
+## test: lint, type-check and the whole test suite (slow end-to-end tests included) on TEST_WORKERS workers;
+## prints the skip count and the 15 slowest tests
 test: system-test install lint
-	$(BIN)/pytest -ra --durations=15 $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -ra -m "not slow" $(PYTEST_ARGS)

@@ -12,12 +12,13 @@ import pytest
 from deployments.local_server import LocalServer, ensure_server
 from shipyard.errors import ShipyardError
 from shipyard.files import free_port
-from shipyard.processes import MARKER, Survivor, kill_survivors, restore_default_signals, wait_for_none
+from shipyard.processes import MARKER, kill_survivors, restore_default_signals, wait_for_none
 from tests.capabilities import require
 
-# Every process the session starts carries this marker; at the end none may be left (pytest_sessionfinish).
+# Every process the session starts carries this marker (each xdist worker has its own); at the end none may be
+# left (pytest_sessionfinish).
 SESSION_MARKER = f"pytest-{uuid.uuid4().hex[:12]}"
-SURVIVORS: list[Survivor] = []
+LEFT_RUNNING: list[str] = []  # this process's survivors, and on the controller each worker's
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,20 +26,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[MARKER] = SESSION_MARKER
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after xdist stopped its workers: they were started with the controller's marker
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session if any process it started outlived it (they are listed, then killed)."""
-    SURVIVORS.extend(wait_for_none(SESSION_MARKER, timeout=10))
-    if SURVIVORS:
-        kill_survivors(SURVIVORS)
+    survivors = wait_for_none(SESSION_MARKER, timeout=10)
+    kill_survivors(survivors)
+    LEFT_RUNNING.extend(str(s) for s in survivors)
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["left_running"] = LEFT_RUNNING  # the controller reports them and fails the run
+    if LEFT_RUNNING:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker finished: what it left running counts against the whole run."""
+    LEFT_RUNNING.extend(getattr(node, "workeroutput", {}).get("left_running", []))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     terminalreporter.write_line(f"skipped tests: {len(terminalreporter.stats.get('skipped', []))}")
-    if SURVIVORS:
+    if LEFT_RUNNING:
         terminalreporter.write_line("processes this test session started and left running (now killed):", red=True)
-        for survivor in SURVIVORS:
+        for survivor in LEFT_RUNNING:
             terminalreporter.write_line(f"  {survivor}", red=True)
 
 
@@ -108,6 +119,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin.dispose()
 
 
+@pytest.fixture
+def own_tmpdir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary folder of the test's own, for this process (tempfile) and its children (TMPDIR), so a test that
+    looks for what it left behind does not see what tests running beside it made. Short and world-traversable:
+    a PostgreSQL server runs as another user and puts its socket there."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="shipyard-test-"))
+    folder.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> Any:
     """The low-level API client of a running Docker engine (.ci/run starts one)."""
@@ -123,9 +150,11 @@ def docker_engine() -> Any:
 def base_images(docker_engine: Any) -> None:
     """The local base images the sample's Dockerfiles build on (made once per machine, then reused)."""
     from shipyard.images.bootstrap import bootstrap
+    from shipyard.toolchains import locked
 
     try:
-        bootstrap(docker_engine)
+        with locked(SHARED_TOOLS.parent / "base-images"):  # one xdist worker builds them, the others wait
+            bootstrap(docker_engine)
     except ShipyardError as exc:
         require(False, f"base images: {exc}")
 

@@ -151,16 +151,16 @@ def test_vulnerable_variant_fails_naming_token_injection_root_and_limits(
 
 
 def test_broken_migration_variant_fails_the_database_stage_and_leaves_no_server(
-    shipyard_env: dict[str, str], github: GitHubStandIn, tmp_path: Path
+    shipyard_env: dict[str, str], github: GitHubStandIn, tmp_path: Path, own_tmpdir: Path
 ) -> None:
     repo, sha = sample_for(tmp_path, github, "broken-migration")
-    before = leftovers()
-    run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--stage", "database")
+    env = dict(shipyard_env, TMPDIR=str(own_tmpdir))
+    run = shipyard(env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--stage", "database")
     assert run.code == 1, run.output
     headline = run.output.strip().splitlines()[-1]
     assert "api/migrations/python3.11 (failed: downgrade 0002 -> 0001 failed at revision 0002" in headline
     assert "schema drift at head 0002: add_column: column properties.rating exists only in the models" in headline
-    assert leftovers() <= before
+    assert leftovers(own_tmpdir) == set()
 
 
 def test_docs_that_do_not_build_fail_with_the_apps_error(

@@ -43,6 +43,7 @@ GITHUB_TOKEN = "ghp_e2e_token_0123456789"
 SLACK_TOKEN = "xoxb-e2e-slack-token"
 SECRET = "e2e-webhook-secret"
 
+# max_p95_ms 10000: latency is judged in test_rollout's table; on a shared test machine a p95 measures the machine
 CONFIG = """\
 version: 1
 project: sample-platform
@@ -63,7 +64,7 @@ environments:
     target:
       backend: local
       ports: {{api: {{router: {router}, blue: {blue}, green: {green}}}}}
-    rollout: {{steps: [50, 100], pause_seconds: 1, min_samples: 5, scale_down_delay_seconds: 1}}
+    rollout: {{max_p95_ms: 10000, steps: [50, 100], pause_seconds: 1, min_samples: 5, scale_down_delay_seconds: 1}}
     approval: true
     approvers: [alice, bob, dana]
     approval_timeout_hours: {timeout}
@@ -72,7 +73,7 @@ environments:
     target:
       backend: local
       ports: {{api: {{router: {s_router}, blue: {s_blue}, green: {s_green}}}}}
-    rollout: {{steps: [100], pause_seconds: 0, min_samples: 1, scale_down_delay_seconds: 1}}
+    rollout: {{max_p95_ms: 10000, steps: [100], pause_seconds: 0, min_samples: 1, scale_down_delay_seconds: 1}}
 branches:
   - {{branch: main, environment: production, required: [quality]}}
   - {{branch: staging, environment: staging, required: [quality]}}

@@ -1,6 +1,5 @@
 import glob
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,16 +10,16 @@ from tests.capabilities import require
 
 
 def postgres_processes_for(folder: str) -> list[str]:
-    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(["ps", "-ewwo", "pid,args"], capture_output=True, text=True, check=True).stdout
     return [line for line in listing.splitlines() if folder in line and "postgres" in line]
 
 
-def test_temporary_server_answers_and_leaves_nothing_behind_even_on_error() -> None:
+def test_temporary_server_answers_and_leaves_nothing_behind_even_on_error(own_tmpdir: Path) -> None:
     try:
         find_bin_dir()
     except PostgresUnavailable as exc:
         require(False, str(exc))
-    pattern = str(Path(tempfile.gettempdir()) / "shipyard-pg-*")
+    pattern = str(own_tmpdir / "shipyard-pg-*")
     before = set(glob.glob(pattern))
     folder = ""
     with pytest.raises(RuntimeError, match="boom"), temporary_postgres() as url:
