@@ -468,15 +468,16 @@ def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -
     stack.wait_for_gate(run_id, "approval-1")
     run = stack.wait(run_id, StateType.FAILED, timeout=120)
     assert run.state is not None and "never resumed" in (run.state.message or "")
-    deadline = time.monotonic() + 30  # the relay's watcher runs every 2 s here
+    deadline = time.monotonic() + 30  # the relay's watcher runs every 2 s here; it records, then tells Slack
     while time.monotonic() < deadline:
         last = stack.ledger().decisions("production", str(run_id))[-1]
-        if last.kind is DecisionKind.EXPIRED:
+        told = any("expired by timeout" in t for t in stack.slack.texts())
+        if last.kind is DecisionKind.EXPIRED and told:
             break
         time.sleep(0.5)
     assert (last.kind, last.via) == (DecisionKind.EXPIRED, "timeout")
     assert last.reason.startswith("rejected: timeout")
-    assert any("expired by timeout" in t for t in stack.slack.texts())
+    assert told, stack.slack.texts()
     late = approve(stack, run_id, "--as", "alice", "--reason", "sorry, late")
     assert late.returncode == 2 and "is not waiting for an approval (it is Failed)" in late.stderr
 
