@@ -13,6 +13,7 @@ from prefect.states import Failed
 from flows.pr_checks import pr_checks
 from shipyard.checks.model import Status
 from shipyard.checks.report import ChecksFailed, Summary
+from shipyard.home import Home
 from shipyard.ledger.store import NightlyView
 from shipyard.nightly.load import LoadVerdict
 from shipyard.nightly.report import render
@@ -29,13 +30,14 @@ SUITE = ["quality", "security", "database"]
 def nightly(repo: str, branch: str = "main") -> NightlyView | State:
     """repo: the repository to test; branch: whose head (its branch rule decides which checks are required)."""
     run_id = str(flow_run.get_id())
-    with opened() as resources:
-        with checked_out(repo, f"origin/{branch}", resources.home, run_id) as (workspace, sha):
-            config = read_config(workspace, sha)
-        reports = str(resources.home.reports(run_id))
-        summary, headline = full_suite(repo, sha, branch)
-        load = run_load_test(config, reports, resources.home)
-        tonight = _tonight(run_id, config.project, branch, sha, summary, headline, load)
+    home = Home.from_env()
+    with checked_out(repo, f"origin/{branch}", home, run_id) as (workspace, sha):
+        config = read_config(workspace, sha)
+    reports = str(home.reports(run_id))
+    summary, headline = full_suite(repo, sha, branch)
+    load = run_load_test(config, reports, home)
+    tonight = _tonight(run_id, config.project, branch, sha, summary, headline, load)
+    with opened(home) as resources:  # the ledger only for its two calls, not across the suite and the load test
         history = [n for n in resources.ledger.nightlies(config.project) if n.flow_run_id != run_id]
         resources.ledger.record_nightly(tonight)
     rows = summary.table() if summary else []

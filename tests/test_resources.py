@@ -4,25 +4,25 @@ project's code constructs a Ledger (tests and benchmarks build their own on purp
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ("shipyard", "flows", "tasks", "cli", "deployments")
 
 
-def constructions(name: str) -> list[str]:
-    found = []
+def nodes() -> Iterator[tuple[str, ast.AST]]:
+    """Every node of every module of the project's code, with its module's path."""
     for package in PROJECT:
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                if isinstance(node, ast.Call):
-                    func = node.func
-                    called = (
-                        func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                    )
-                    if called == name:
-                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return found
+                yield str(path.relative_to(ROOT)), node
+
+
+def constructions(name: str) -> list[str]:
+    return [
+        f"{path}:{node.lineno}" for path, node in nodes() if isinstance(node, ast.Call) and _called(node.func) == name
+    ]
 
 
 def _called(func: ast.expr) -> str:
@@ -48,14 +48,12 @@ def test_the_home_is_read_from_the_environment_only_where_a_flow_run_or_a_comman
     """Tasks take the Home their flow read once; only a flow function, a CLI command, the demo's entry or
     `opened()` reads SHIPYARD_HOME."""
     readers = set()
-    for package in PROJECT:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            for function in ast.walk(ast.parse(path.read_text(), str(path))):
-                if not isinstance(function, ast.FunctionDef):
-                    continue
-                if any(isinstance(n, ast.Call) and _called(n.func) == "from_env" for n in ast.walk(function)):
-                    decorators = {_called(d.func if isinstance(d, ast.Call) else d) for d in function.decorator_list}
-                    readers.add((str(path.relative_to(ROOT)), function.name, "flow" in decorators))
+    for path, function in nodes():
+        if isinstance(function, ast.FunctionDef) and any(
+            isinstance(n, ast.Call) and _called(n.func) == "from_env" for n in ast.walk(function)
+        ):
+            decorators = {_called(d.func if isinstance(d, ast.Call) else d) for d in function.decorator_list}
+            readers.add((path, function.name, "flow" in decorators))
     flows = {(path, name) for path, name, is_flow in readers if path.startswith("flows/")}
     assert flows and all(is_flow for path, _, is_flow in readers if path.startswith("flows/")), readers
     assert not [r for r in readers if r[0].startswith("tasks/")], readers
