@@ -63,7 +63,8 @@ def start(name: str) -> tuple[LocalServer, Path]:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         SHIPYARD_HOME=str(work / "shipyard-home"),
     )
-    os.environ.pop("SHIPYARD_TOOLS", None)  # scanners installed under the fresh home, not a shared folder
+    for shared in ("SHIPYARD_TOOLS", "SHIPYARD_CACHE"):  # installs happen under the fresh home, not a shared folder
+        os.environ.pop(shared, None)
     os.environ.pop("SHIPYARD_LEDGER_URL", None)
     return server, work
 

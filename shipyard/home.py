@@ -9,28 +9,38 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Home:
+    """SHIPYARD_HOME (default ~/.shipyard). Installs that depend only on what they install may live elsewhere, so
+    several homes (CI workers, test runs) share them: SHIPYARD_TOOLS holds the pinned scanners, SHIPYARD_CACHE the
+    toolchains and dependency installs (each keyed by its lock file, toolchain and command)."""
+
     root: Path
+    shared_tools: Path | None = None
+    shared_cache: Path | None = None
 
     @classmethod
     def from_env(cls) -> Home:
-        return cls(Path(os.environ.get("SHIPYARD_HOME", Path.home() / ".shipyard")).expanduser().resolve())
-
-    @property
-    def toolchains(self) -> Path:
-        return self.root / "toolchains"
+        root = _path("SHIPYARD_HOME") or (Path.home() / ".shipyard").resolve()
+        return cls(root, _path("SHIPYARD_TOOLS"), _path("SHIPYARD_CACHE"))
 
     @property
     def tools(self) -> Path:
-        """Pinned scanners; SHIPYARD_TOOLS lets several homes (test runs) share one install."""
-        shared = os.environ.get("SHIPYARD_TOOLS")
-        return Path(shared).expanduser().resolve() if shared else self.root / "tools"
+        return self.shared_tools or self.root / "tools"
+
+    @property
+    def toolchains(self) -> Path:
+        return (self.shared_cache or self.root / "cache") / "toolchains"
 
     @property
     def deps(self) -> Path:
-        return self.root / "cache" / "deps"
+        return (self.shared_cache or self.root / "cache") / "deps"
 
     def workspace(self, run_id: str) -> Path:
         return self.root / "workspaces" / run_id
 
     def reports(self, run_id: str) -> Path:
         return self.root / "runs" / run_id / "reports"
+
+
+def _path(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else None

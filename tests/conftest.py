@@ -21,9 +21,18 @@ SESSION_MARKER = f"pytest-{uuid.uuid4().hex[:12]}"
 LEFT_RUNNING: list[str] = []  # this process's survivors, and on the controller each worker's
 
 
+# Installs that depend only on what they install are shared by every home the tests create (and by the xdist
+# workers): pinned scanners once per checkout (about a minute); toolchains and the sample's dependencies (about 90
+# CPU seconds a home) once per checkout too. Tests about installing use a cache of their own.
+SHARED_TOOLS = Path(__file__).resolve().parent.parent / ".shipyard" / "tools"
+SHARED_CACHE = SHARED_TOOLS.parent / "cache"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     restore_default_signals()  # children started by a backgrounded `make test` must still stop on SIGTERM
     os.environ[MARKER] = SESSION_MARKER
+    os.environ["SHIPYARD_TOOLS"] = str(SHARED_TOOLS)
+    os.environ["SHIPYARD_CACHE"] = str(SHARED_CACHE)
 
 
 @pytest.hookimpl(trylast=True)  # after xdist stopped its workers: they were started with the controller's marker
@@ -53,10 +62,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"  {survivor}", red=True)
 
 
-# Pinned scanners install once per checkout (about a minute), not once per test session.
-SHARED_TOOLS = Path(__file__).resolve().parent.parent / ".shipyard" / "tools"
-
-
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A real `prefect server` (SQLite) on a free 127.0.0.1 port, with its own PREFECT_HOME."""
@@ -72,7 +77,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSe
 
 @pytest.fixture(scope="session")
 def shipyard_env(prefect_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment for running the `shipyard` CLI against the test server, with fresh caches."""
+    """Environment for running the `shipyard` CLI against the test server, with a fresh home (installs shared)."""
     client_home = tmp_path_factory.mktemp("prefect-client")
     return dict(
         os.environ,
@@ -81,7 +86,6 @@ def shipyard_env(prefect_server: LocalServer, tmp_path_factory: pytest.TempPathF
         PREFECT_HOME=str(client_home),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         SHIPYARD_HOME=str(tmp_path_factory.mktemp("shipyard-home")),
-        SHIPYARD_TOOLS=str(SHARED_TOOLS),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
 

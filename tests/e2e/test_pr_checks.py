@@ -59,6 +59,12 @@ def read_run(env: dict[str, str], run_id: UUID) -> tuple[FlowRun, list[TaskRun]]
 
 
 @pytest.fixture(scope="module")
+def shipyard_env(shipyard_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """These tests count dependency installs: a cache of their own, not the one other tests fill meanwhile."""
+    return dict(shipyard_env, SHIPYARD_CACHE=str(tmp_path_factory.mktemp("pr-checks-cache")))
+
+
+@pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     require_tools("git", "node", "npm", "python3.11")
     repo = tmp_path_factory.mktemp("sample")
@@ -97,7 +103,7 @@ def test_second_run_on_the_same_sha_reuses_results_and_dependencies(
     shipyard_env: dict[str, str], sample: tuple[Path, str], first_run: CliRun
 ) -> None:
     assert first_run.code == 0, first_run.output
-    deps = Path(shipyard_env["SHIPYARD_HOME"]) / "cache" / "deps"
+    deps = Path(shipyard_env["SHIPYARD_CACHE"]) / "deps"
     installs_before = {p: p.stat().st_mtime for p in deps.glob("*/*/.shipyard-complete")}
     repo, sha = sample
     again = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY)
