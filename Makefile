@@ -7,8 +7,8 @@ DEMO_REPO ?= .shipyard/demo/sample-platform
 DEMO_APPROVE ?= auto
 DEMO_PORT_OFFSET ?= 0
 PYTEST_ARGS ?=
-# The suite runs on this many xdist workers, a test file per worker at a time (its module fixtures are built once);
-# most slow tests wait on servers, so three share two cores well.
+# The suite runs on this many xdist workers, a test file per worker at a time, longest first
+# (tests/support/scheduling.py); most slow tests wait on servers, so three share two cores well.
 TEST_WORKERS ?= 3
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
@@ -40,7 +40,7 @@ demo: system-demo install
 ## test: lint, type-check and the whole test suite (slow end-to-end tests included) on TEST_WORKERS workers;
 ## prints the skip count and the 15 slowest tests
 test: system-test install lint
-	$(BIN)/pytest -ra --durations=15 -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --durations=15 -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 unit: install
 	$(BIN)/pytest -ra -m "not slow" $(PYTEST_ARGS)

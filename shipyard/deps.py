@@ -80,6 +80,10 @@ def cache_key(app: App, lockfile: str, toolchain: Toolchain) -> str:
     return digest.hexdigest()[:20]
 
 
+def install_folder(store: Path, name: str, app: App, lockfile: str, toolchain: Toolchain) -> Path:
+    return store / toolchain.kind / f"{name}-{cache_key(app, lockfile, toolchain)}"
+
+
 def prepare(name: str, app: App, version: str, workspace: Path, sha: str, home: Home) -> Prepared:
     """The toolchain (installed if need be) and the app's dependencies for it."""
     toolchain = resolve(app.toolchain, version, home.toolchains)
@@ -91,9 +95,8 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
     lockfile = git.read_file(workspace, sha, lock_path)
     if lockfile is None:
         raise DependencyInstallFailed(f"{name}: lock file {lock_path} is missing at {sha[:12]}")
-    key = cache_key(app, lockfile, toolchain)
-    root = store / toolchain.kind / f"{name}-{key}"
-    prepared = Prepared(name, toolchain, key, str(root))
+    root = install_folder(store, name, app, lockfile, toolchain)
+    prepared = Prepared(name, toolchain, cache_key(app, lockfile, toolchain), str(root))
     with locked(root):
         if (root / DONE_MARKER).exists():
             return prepared
@@ -114,7 +117,7 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
         command = install_command(app)
         result = run(shell(command), cwd=root / "src", env=prepared.env(), timeout=INSTALL_TIMEOUT)
         _must(result, name, f"`{command}`")
-        (root / DONE_MARKER).write_text(key)
+        (root / DONE_MARKER).write_text(prepared.key)
     return prepared
 
 

@@ -14,6 +14,7 @@ from shipyard.errors import ShipyardError
 from shipyard.files import free_port
 from shipyard.processes import MARKER, kill_survivors, restore_default_signals, wait_for_none
 from tests.capabilities import require
+from tests.support.scheduling import LongestFirst, longest_first
 
 # Every process the session starts carries this marker (each xdist worker has its own); at the end none may be
 # left (pytest_sessionfinish).
@@ -33,6 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[MARKER] = SESSION_MARKER
     os.environ["SHIPYARD_TOOLS"] = str(SHARED_TOOLS)
     os.environ["SHIPYARD_CACHE"] = str(SHARED_CACHE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    longest_first(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LongestFirst:
+    """Under `-n`, whatever --dist says: a file per worker at a time, longest first (tests/support/scheduling.py)."""
+    return LongestFirst(config, log)
 
 
 @pytest.hookimpl(trylast=True)  # after xdist stopped its workers: they were started with the controller's marker

@@ -14,7 +14,11 @@ from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType, TaskRun
 
+from shipyard.config import load_config
+from shipyard.deps import DONE_MARKER, install_folder
+from shipyard.home import Home
 from shipyard.sample import commit_all, create_sample_repo
+from shipyard.toolchains import resolve
 from tests.capabilities import require_tools
 
 pytestmark = pytest.mark.slow
@@ -59,12 +63,6 @@ def read_run(env: dict[str, str], run_id: UUID) -> tuple[FlowRun, list[TaskRun]]
 
 
 @pytest.fixture(scope="module")
-def shipyard_env(shipyard_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """These tests count dependency installs: a cache of their own, not the one other tests fill meanwhile."""
-    return dict(shipyard_env, SHIPYARD_CACHE=str(tmp_path_factory.mktemp("pr-checks-cache")))
-
-
-@pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     require_tools("git", "node", "npm", "python3.11")
     repo = tmp_path_factory.mktemp("sample")
@@ -103,17 +101,28 @@ def test_second_run_on_the_same_sha_reuses_results_and_dependencies(
     shipyard_env: dict[str, str], sample: tuple[Path, str], first_run: CliRun
 ) -> None:
     assert first_run.code == 0, first_run.output
-    deps = Path(shipyard_env["SHIPYARD_CACHE"]) / "deps"
-    installs_before = {p: p.stat().st_mtime for p in deps.glob("*/*/.shipyard-complete")}
     repo, sha = sample
+    installs_before = {p: p.stat().st_mtime_ns for p in sample_installs(repo)}
     again = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY)
     assert again.code == 0, again.output
     assert again.flow_run_id is not None
     _, task_runs = read_run(shipyard_env, again.flow_run_id)
     checks = [t for t in task_runs if t.name.startswith("check ")]
     assert len(checks) == 20 and all(t.state is not None and t.state.name == "Cached" for t in checks)
-    installs_after = {p: p.stat().st_mtime for p in deps.glob("*/*/.shipyard-complete")}
-    assert installs_after == installs_before and len(installs_before) == 5  # 3 venvs + node_modules x 2 nodes
+    assert {p: p.stat().st_mtime_ns for p in sample_installs(repo)} == installs_before
+
+
+def sample_installs(repo: Path) -> list[Path]:
+    """The completion marker of each install the sample's checks use: 3 venvs, node_modules for node 18 and 20."""
+    home = Home.from_env()  # the tests' shared cache (tests/conftest.py)
+    markers = []
+    for name, app in load_config(repo / "shipyard.yaml").apps.items():
+        lockfile = (repo / app.path / app.lockfile).read_text()
+        for version in app.versions:
+            toolchain = resolve(app.toolchain, version, home.toolchains)
+            markers.append(install_folder(home.deps, name, app, lockfile, toolchain) / DONE_MARKER)
+    assert len(markers) == 5
+    return markers
 
 
 def test_a_change_to_one_app_reruns_only_that_app(

@@ -1,0 +1,63 @@
+"""How the suite spreads over xdist workers: a test file (or a group of files) per worker at a time, the longest
+first, and a worker takes its next file only when it is about to finish the one it has.
+
+xdist's own loadfile scheduling orders files by their number of tests (our slowest files have one to six tests, so
+they started last and the run ended waiting on them) and queues files on a worker ahead of time (a worker busy with
+one slow test could hold the next slow file while another worker sat idle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+# Measured with --durations (wall seconds under three workers): the files that take longest start first. A file
+# not listed starts after these, in collection order.
+LONGEST_FIRST = (
+    "tests/e2e/test_production_deploy.py",
+    "tests/e2e/test_pr_checks.py",
+    "tests/e2e/test_production_rollback.py",
+    "tests/shipyard/release/test_engine_crash.py",
+    "tests/e2e/test_docker_pool.py",
+    "tests/infra/test_k8s_manifests.py",
+    "tests/shipyard/release/test_engine.py",
+    "tests/e2e/test_images.py",
+    "tests/e2e/test_release_cli_ecs.py",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_nightly.py",
+    "tests/shipyard/release/test_ecs_backend.py",
+)
+# Files that run on one worker, one after the other: the second reuses the sample's installs and cached checks of
+# the first (each worker has its own Prefect server and result storage).
+TOGETHER = {"tests/e2e/test_pr_checks_stages.py": "tests/e2e/test_pr_checks.py"}
+
+
+def scope_of(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return TOGETHER.get(path, path)
+
+
+def longest_first(items: list[pytest.Item]) -> None:
+    """Reorder the collection (in place): listed scopes first, in the list's order; a scope's tests stay together."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(scope_of(item.nodeid), len(rank)))
+
+
+class LongestFirst(LoadScopeScheduling):  # type: ignore[misc]
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        super().__init__(config, log)
+        config.option.loadscopereorder = False  # keep the collection's order (longest_first)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return scope_of(nodeid)
+
+    def _reschedule(self, node: Any) -> None:
+        # A worker runs a test only once it knows the next one: give it the next file when one test is left.
+        if node.shutting_down:
+            return
+        if not self.workqueue:
+            node.shutdown()
+            return
+        if self._pending_of(self.assigned_work[node]) <= 1:
+            self._assign_work_unit(node)
