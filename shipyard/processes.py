@@ -74,12 +74,13 @@ def stop_group(pgid: int, grace: float, name: str = "process") -> Stopped:
     started = time.monotonic()
     if not _group_alive(pgid):
         return Stopped(name, pgid, "not running", 0.0, grace)
-    _signal_group(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     deadline = started + grace
     while _group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
     how = "killed" if _group_alive(pgid) else "exited"
-    _signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
+    wait_group_gone(pgid)
     stopped = Stopped(name, pgid, how, time.monotonic() - started, grace)
     (log.warning if how == "killed" else log.info)("%s", stopped)
     return stopped
@@ -179,6 +180,25 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+def wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Until no member of the group runs any more (zombies count as gone). A SIGKILL takes effect only when the
+    kernel next schedules each member: on a loaded machine a killed child was still running when we returned."""
+    deadline = time.monotonic() + timeout
+    while _has_members(pgid) and _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+
+
+def _has_members(pgid: int) -> bool:
+    """Cheap first look (no /proc walk): does the group have any member at all, zombies included?"""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from shipyard.errors import ShipyardError
-from shipyard.processes import Stopped, child_env, stop_group, with_default_signals
+from shipyard.processes import Stopped, child_env, signal_group, stop_group, wait_group_gone, with_default_signals
 
 KILL_GRACE_SECONDS = 3.0
 STOP_GRACE_SECONDS = 10.0
@@ -152,18 +152,14 @@ def _which(tool: str, path: str) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the tool and anything it left behind in its group: TERM, a grace period, then KILL."""
+    """Stop the tool and anything it left behind in its group: TERM, a grace period, then KILL; gone on return."""
     if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
+        signal_group(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=KILL_GRACE_SECONDS)
-    _signal_group(proc.pid, signal.SIGKILL)
+    signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
+    wait_group_gone(proc.pid)
 
 
 def _read(handle: IO[bytes]) -> str:
