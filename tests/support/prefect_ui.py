@@ -16,6 +16,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 def answer_approval_form(ui_url: str, run_id: str, fields: dict[str, str], screenshots: Path) -> None:
     """Open the suspended run, press Resume, fill the form's fields by their labels, submit."""
     require_tools("chromium")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -29,7 +30,11 @@ def answer_approval_form(ui_url: str, run_id: str, fields: dict[str, str], scree
                 _fill(page, dialog, label, value)
             page.screenshot(path=str(screenshots / "approval-form.png"), full_page=True)
             dialog.get_by_role("button", name="Submit").click()
-            dialog.wait_for(state="hidden", timeout=15_000)
+            try:  # the UI closes the form once the Prefect API accepted the resume; a loaded machine is slow at it
+                dialog.wait_for(state="hidden", timeout=60_000)
+            except PlaywrightTimeout:
+                page.screenshot(path=str(screenshots / "after-submit.png"), full_page=True)
+                raise AssertionError(f"the form stayed open after Submit:\n{dialog.inner_text()[-1500:]}") from None
         finally:
             browser.close()
 
