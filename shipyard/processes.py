@@ -170,7 +170,12 @@ def _ancestors(pid: int) -> set[int]:
 
 
 def _group_alive(pgid: int) -> bool:
-    if process_alive(pgid):
+    """A member of the group still runs. Membership is what counts: after the leader is reaped its pid may be
+    reused by a process outside the group."""
+    if not _has_members(pgid):
+        return False
+    leader = _stat(pgid)
+    if leader is not None and leader.group == pgid and leader.state != "Z":
         return True
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -184,7 +189,7 @@ def wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
     """Until no member of the group runs any more (zombies count as gone). A SIGKILL takes effect only when the
     kernel next schedules each member: on a loaded machine a killed child was still running when we returned."""
     deadline = time.monotonic() + timeout
-    while _has_members(pgid) and _group_alive(pgid) and time.monotonic() < deadline:
+    while _group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
 
 
