@@ -75,9 +75,7 @@ def stop_group(pgid: int, grace: float, name: str = "process") -> Stopped:
     if not _group_alive(pgid):
         return Stopped(name, pgid, "not running", 0.0, grace)
     signal_group(pgid, signal.SIGTERM)
-    deadline = started + grace
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
+    wait_group_gone(pgid, started + grace - time.monotonic())
     how = "killed" if _group_alive(pgid) else "exited"
     signal_group(pgid, signal.SIGKILL)
     wait_group_gone(pgid)
