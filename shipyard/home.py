@@ -27,12 +27,16 @@ class Home:
         return self.shared_tools or self.root / "tools"
 
     @property
+    def cache(self) -> Path:
+        return self.shared_cache or self.root / "cache"
+
+    @property
     def toolchains(self) -> Path:
-        return (self.shared_cache or self.root / "cache") / "toolchains"
+        return self.cache / "toolchains"
 
     @property
     def deps(self) -> Path:
-        return (self.shared_cache or self.root / "cache") / "deps"
+        return self.cache / "deps"
 
     def workspace(self, run_id: str) -> Path:
         return self.root / "workspaces" / run_id
