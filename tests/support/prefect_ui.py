@@ -23,20 +23,65 @@ def answer_approval_form(ui_url: str, run_id: str, fields: dict[str, str], scree
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            heard = _listen(page)
             page.goto(f"{ui_url}/runs/flow-run/{run_id}")
             page.get_by_role("button", name="Resume").click()
             dialog = page.locator(".p-modal__card")
             for label, value in fields.items():
                 _fill(page, dialog, label, value)
             page.screenshot(path=str(screenshots / "approval-form.png"), full_page=True)
-            dialog.get_by_role("button", name="Submit").click()
-            try:  # the UI closes the form once the Prefect API accepted the resume; a loaded machine is slow at it
-                dialog.wait_for(state="hidden", timeout=60_000)
-            except PlaywrightTimeout:
+            submit = dialog.get_by_role("button", name="Submit")
+            submit.click()
+            if not _closes(dialog, PlaywrightTimeout) and not any("/resume" in line for line in heard):
+                # Twice in ~10 loaded full runs the form stayed open after Submit and the run never resumed (cause not
+                # found; what the page sent and heard is now reported). A user would press Submit again; a run
+                # that does not resume still fails the test.
+                heard.append("no resume request after 60 s: Submit pressed again")
+                submit.click()
+            if not _closes(dialog, PlaywrightTimeout):
                 page.screenshot(path=str(screenshots / "after-submit.png"), full_page=True)
-                raise AssertionError(f"the form stayed open after Submit:\n{dialog.inner_text()[-1500:]}") from None
+                toasts = page.locator(".p-toast").all_inner_texts()
+                raise AssertionError(
+                    f"the form stayed open after Submit:\n{dialog.inner_text()[-1500:]}\n"
+                    f"toasts: {toasts}\nwhat the page heard:\n" + "\n".join(heard)
+                )
         finally:
             browser.close()
+
+
+def _closes(dialog: Any, timeout_error: type[Exception]) -> bool:
+    """The UI closes the form once the Prefect API accepted the resume; a loaded machine is slow at it."""
+    try:
+        dialog.wait_for(state="hidden", timeout=60_000)
+    except timeout_error:
+        return False
+    return True
+
+
+def _listen(page: Any) -> list[str]:
+    """The page's API answers and console errors, in order: what explains a form that does not close."""
+    heard: list[str] = []
+
+    def answered(response: Any) -> None:
+        if "/api/" in response.url and response.request.method == "POST":
+            heard.append(f"{response.status} POST {response.url.split('/api/', 1)[1]}: {_body(response)[:300]}")
+
+    page.on("response", answered)
+    page.on("requestfailed", lambda request: heard.append(f"failed {request.method} {request.url}: {request.failure}"))
+
+    def logged(message: Any) -> None:
+        if message.type == "error":
+            heard.append(f"console: {message.text[:300]}")
+
+    page.on("console", logged)
+    return heard
+
+
+def _body(response: Any) -> str:
+    try:
+        return str(response.text())
+    except Exception as error:  # the body of a redirect or an aborted answer cannot be read
+        return f"(no body: {error})"
 
 
 def _fill(page: Any, dialog: Any, label: str, value: str) -> None:
