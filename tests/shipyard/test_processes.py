@@ -75,8 +75,8 @@ def test_a_process_group_that_ignores_sigterm_is_killed_after_the_grace_and_the_
     script = f"trap '' TERM; (trap '' TERM; sleep 300) & echo $! > {pidfile}; wait"
     process = spawn(["bash", "-c", script], log=tmp_path / "log")
     deadline = time.monotonic() + 10
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not (pidfile.exists() and pidfile.read_text().endswith("\n")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the shell creates the file before it writes the pid
     child = int(pidfile.read_text())
     stopped = stop(process, "stubborn", grace=0.5)
     assert stopped.how == "killed"
