@@ -45,8 +45,11 @@ def healthy(api_url: str) -> bool:
         return False
 
 
-def ensure_server(port: int, log: Path, prefect_home: Path | None = None) -> LocalServer:
-    """Reuse a healthy server on the port, or start one and wait until it answers."""
+def ensure_server(
+    port: int, log: Path, prefect_home: Path | None = None, database_url: str | None = None
+) -> LocalServer:
+    """Reuse a healthy server on the port, or start one and wait until it answers (on the database URL's database,
+    or Prefect's configured one: SQLite by default)."""
     server = LocalServer(port, None)
     if healthy(server.api_url):
         return server
@@ -54,6 +57,8 @@ def ensure_server(port: int, log: Path, prefect_home: Path | None = None) -> Loc
     env.pop("PREFECT_API_URL", None)
     if prefect_home is not None:
         env["PREFECT_HOME"] = str(prefect_home)
+    if database_url is not None:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     prefect = str(Path(sys.executable).parent / "prefect")
     server.process = spawn([prefect, "server", "start", "--host", HOST, "--port", str(port)], log=log, env=env)
     deadline = time.monotonic() + START_TIMEOUT

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,3 +88,25 @@ def _must(argv: list[str], what: str, log: Path | None = None) -> None:
 def _version_key(path: str) -> int:
     version = Path(path).parent.parent.name
     return int(version) if version.isdigit() else 0
+
+
+@contextmanager
+def new_database(server_url: str, prefix: str = "shipyard") -> Iterator[str]:
+    """A new, empty database on a server (the URL of any database there), dropped on exit; yields its URL."""
+    import sqlalchemy as sa  # only the callers that create databases pay for SQLAlchemy's import
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.SQLAlchemyError as exc:
+        admin.dispose()
+        cause = getattr(exc, "orig", None) or exc
+        raise PostgresUnavailable(f"cannot create a database on the server: {cause}") from None
+    try:
+        yield str(sa.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

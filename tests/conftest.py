@@ -74,16 +74,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    """A real `prefect server` (SQLite) on a free 127.0.0.1 port, with its own PREFECT_HOME."""
+def prefect_server(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A real `prefect server` on a free 127.0.0.1 port, with its own PREFECT_HOME, on a database of the session's
+    PostgreSQL server (as Prefect recommends for anything beyond one user: SQLite made it the suite's busiest
+    process)."""
+    import sqlalchemy as sa
+
+    from shipyard.postgres import new_database
+
     home = tmp_path_factory.mktemp("prefect-home")
-    try:
-        server = ensure_server(free_port(), home / "server.log", prefect_home=home)
-    except ShipyardError as exc:
-        require(False, f"prefect server: {exc}")
-        raise
-    yield server
-    server.stop()
+    with new_database(postgres_server, prefix="prefect") as url:
+        database = sa.make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        try:
+            server = ensure_server(free_port(), home / "server.log", prefect_home=home, database_url=database)
+        except ShipyardError as exc:
+            require(False, f"prefect server: {exc}")
+            raise
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -119,19 +127,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    import uuid
+    from shipyard.postgres import new_database
 
-    import sqlalchemy as sa
-
-    server: str = request.getfixturevalue("postgres_server")
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield server.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_database(request.getfixturevalue("postgres_server"), prefix="test") as url:
+        yield url
 
 
 @pytest.fixture

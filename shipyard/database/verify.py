@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from shipyard import git
 from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
 from shipyard.config.apps import App
 from shipyard.deps import Prepared
-from shipyard.postgres import PostgresUnavailable, temporary_postgres
+from shipyard.postgres import new_database, temporary_postgres
 from shipyard.runner import CommandResult, run
 
 DRIVER = Path(__file__).with_name("migration_driver.py")
@@ -25,30 +24,11 @@ DRIVER = Path(__file__).with_name("migration_driver.py")
 def throwaway_database(server_url: str | None) -> Iterator[str]:
     """A new, empty database: on the configured server, or on a temporary server started (and removed) here."""
     if server_url is None:
-        with temporary_postgres() as url, _database_on(url) as database:
+        with temporary_postgres() as url, new_database(url) as database:
             yield database
     else:
-        with _database_on(server_url) as database:
+        with new_database(server_url) as database:
             yield database
-
-
-@contextmanager
-def _database_on(server_url: str) -> Iterator[str]:
-    name = f"shipyard_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.SQLAlchemyError as exc:
-        admin.dispose()
-        cause = getattr(exc, "orig", None) or exc
-        raise PostgresUnavailable(f"cannot create a database on the configured server: {cause}") from None
-    try:
-        yield str(sa.make_url(server_url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def verify(spec: CheckSpec, app: App, prepared: Prepared, workspace: Path, sha: str, database_url: str,

@@ -15,7 +15,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
@@ -26,6 +25,7 @@ from shipyard.config import load_config
 from shipyard.files import free_port
 from shipyard.home import Home
 from shipyard.ledger import Ledger, ReleaseView
+from shipyard.postgres import new_database
 from shipyard.release.setup import local_backend
 from shipyard.runner import spawn, stop
 from shipyard.sample import commit_all, create_sample_repo
@@ -183,62 +183,58 @@ def production_stack(
     """A stack of its own: home, database and ports named after the module using it."""
     require_tools("haproxy")
     base = tmp_path_factory.mktemp(name)
-    database = name.replace("-", "_")
-    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    home = base / "home"
-    env = dict(
-        shipyard_env,
-        SHIPYARD_HOME=str(home),
-        SHIPYARD_SOURCE=str(ROOT),
-        PYTHONPATH=str(ROOT),
-        PREFECT_WORKER_QUERY_SECONDS="1",
-        PREFECT_RESULTS_PERSIST_BY_DEFAULT="true",
-        PREFECT_LOCAL_STORAGE_PATH=str(base / "results"),
-        GITHUB_TOKEN=GITHUB_TOKEN,
-        SLACK_BOT_TOKEN=SLACK_TOKEN,
-        GITHUB_WEBHOOK_SECRET=SECRET,
-        PROD_DATABASE_URL=postgres_server.rsplit("/", 1)[0] + f"/{database}",
-        SHIPYARD_REPO=str(base / "repo"),  # the nightly deployment's repository parameter
-    )
-    env.pop("SHIPYARD_LEDGER_URL", None)
-    with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
-        client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
-    prefect = str(Path(sys.executable).parent / "prefect")
-    registered = subprocess.run(
-        [prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert registered.returncode == 0, registered.stdout + registered.stderr
-    repo = base / "repo"
-    create_sample_repo(repo)
-    ports = {name: free_port() for name in ("router", "blue", "green", "s_router", "s_blue", "s_green")}
-    log = base / "worker.log"
-    with (
-        github_standin(GITHUB_TOKEN) as github,
-        slack_standin(SLACK_TOKEN, {"#deployments"}) as slack,
-        SyncPrefectClient(env["PREFECT_API_URL"]) as client,
-    ):
-        relay_config = base / "relay.yaml"
-        relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
-        relay_port = free_port()
-        worker = spawn([prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
-                       env=env, cwd=ROOT, log=log)  # fmt: skip
-        relay = spawn([sys.executable, "-m", "cli", "webhook", "serve", "--config", str(relay_config),
-                       "--port", str(relay_port), "--watch-seconds", "2"], env=env, cwd=ROOT, log=log)  # fmt: skip
-        url = f"http://127.0.0.1:{relay_port}"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        stack = Stack(env, repo, url, github, slack, ports, home, log, client)
-        try:
-            yield stack
-        finally:
-            for process, name in ((relay, "webhook relay"), (worker, "prefect worker")):
-                print(stop(process, name))
-            for environment in ("production", "staging"):
-                local_backend(load_config(relay_config), environment, Home(home)).shutdown("api")
+    with new_database(postgres_server, prefix=name.replace("-", "_")) as production_database:
+        home = base / "home"
+        env = dict(
+            shipyard_env,
+            SHIPYARD_HOME=str(home),
+            SHIPYARD_SOURCE=str(ROOT),
+            PYTHONPATH=str(ROOT),
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_RESULTS_PERSIST_BY_DEFAULT="true",
+            PREFECT_LOCAL_STORAGE_PATH=str(base / "results"),
+            GITHUB_TOKEN=GITHUB_TOKEN,
+            SLACK_BOT_TOKEN=SLACK_TOKEN,
+            GITHUB_WEBHOOK_SECRET=SECRET,
+            PROD_DATABASE_URL=production_database,
+            SHIPYARD_REPO=str(base / "repo"),  # the nightly deployment's repository parameter
+        )
+        env.pop("SHIPYARD_LEDGER_URL", None)
+        with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
+            client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+        prefect = str(Path(sys.executable).parent / "prefect")
+        registered = subprocess.run(
+            [prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+        repo = base / "repo"
+        create_sample_repo(repo)
+        ports = {name: free_port() for name in ("router", "blue", "green", "s_router", "s_blue", "s_green")}
+        log = base / "worker.log"
+        with (
+            github_standin(GITHUB_TOKEN) as github,
+            slack_standin(SLACK_TOKEN, {"#deployments"}) as slack,
+            SyncPrefectClient(env["PREFECT_API_URL"]) as client,
+        ):
+            relay_config = base / "relay.yaml"
+            relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
+            relay_port = free_port()
+            worker = spawn([prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
+                           env=env, cwd=ROOT, log=log)  # fmt: skip
+            relay = spawn([sys.executable, "-m", "cli", "webhook", "serve", "--config", str(relay_config),
+                           "--port", str(relay_port), "--watch-seconds", "2"], env=env, cwd=ROOT, log=log)  # fmt: skip
+            url = f"http://127.0.0.1:{relay_port}"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(url + "/health", timeout=1).status_code == 200:
+                        break
+                time.sleep(0.2)
+            stack = Stack(env, repo, url, github, slack, ports, home, log, client)
+            try:
+                yield stack
+            finally:
+                for process, name in ((relay, "webhook relay"), (worker, "prefect worker")):
+                    print(stop(process, name))
+                for environment in ("production", "staging"):
+                    local_backend(load_config(relay_config), environment, Home(home)).shutdown("api")

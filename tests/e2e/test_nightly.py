@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from uuid import UUID
 
@@ -73,13 +74,14 @@ def staging(
     repo = base / "repo"
     create_sample_repo(repo)
     ports = {"router": free_port(), "blue": free_port(), "green": free_port()}
-    env = dict(shipyard_env, SHIPYARD_HOME=str(base / "home"), SLACK_BOT_TOKEN=SLACK_TOKEN, PYTHONPATH=str(ROOT))
+    home = replace(Home.from_env(), root=base / "home")  # the suite's shared installs, as the CLI below sees them
+    env = dict(shipyard_env, SHIPYARD_HOME=str(home.root), SLACK_BOT_TOKEN=SLACK_TOKEN, PYTHONPATH=str(ROOT))
     env.pop("SHIPYARD_LEDGER_URL", None)
     with slack_standin(SLACK_TOKEN, {"#nightly"}) as slack:
         (repo / "shipyard.yaml").write_text(CONFIG.format(slack=slack.api_url, p95=500, **ports))
         sha = commit_all(repo, "nightly config")
         config = load_config(repo / "shipyard.yaml")
-        folder = package("api", config.apps["api"], repo, sha, Home(base / "home"))
+        folder = package("api", config.apps["api"], repo, sha, home)
         deployed = subprocess.run(
             [sys.executable, "-m", "cli", "deploy", "staging", "--app", "api", "--version", "1.4.2",
              "--sha", sha, "--artifact", str(folder), "--config", str(repo / "shipyard.yaml")],
@@ -89,7 +91,7 @@ def staging(
         try:
             yield repo, env, slack
         finally:
-            local_backend(config, "staging", Home(base / "home")).shutdown("api")
+            local_backend(config, "staging", home).shutdown("api")
 
 
 def run_nightly(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
