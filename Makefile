@@ -8,8 +8,9 @@ DEMO_APPROVE ?= auto
 DEMO_PORT_OFFSET ?= 0
 PYTEST_ARGS ?=
 # The suite runs on this many xdist workers, a test file per worker at a time, longest first
-# (tests/support/scheduling.py); most slow tests wait on servers, so three share two cores well.
-TEST_WORKERS ?= 3
+# (tests/support/scheduling.py). Two on two cores: each worker runs its own Prefect and PostgreSQL servers, and a
+# third worker cost more CPU than it filled (measured: 2 workers 17:17, 3 workers 18:17-19:31).
+TEST_WORKERS ?= 2
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
