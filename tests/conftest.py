@@ -76,8 +76,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.fixture(scope="session")
 def prefect_server(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     """A real `prefect server` on a free 127.0.0.1 port, with its own PREFECT_HOME, on a database of the session's
-    PostgreSQL server (as Prefect recommends for anything beyond one user: SQLite made it the suite's busiest
-    process)."""
+    PostgreSQL server (as Prefect recommends beyond one user: on SQLite it answered "database is locked" under the
+    suite's load)."""
     import sqlalchemy as sa
 
     from shipyard.postgres import new_database
