@@ -200,13 +200,7 @@ def production_stack(
             SHIPYARD_REPO=str(base / "repo"),  # the nightly deployment's repository parameter
         )
         env.pop("SHIPYARD_LEDGER_URL", None)
-        with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
-            client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
         prefect = str(Path(sys.executable).parent / "prefect")
-        registered = subprocess.run(
-            [prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert registered.returncode == 0, registered.stdout + registered.stderr
         repo = base / "repo"
         create_sample_repo(repo)
         ports = {name: free_port() for name in ("router", "blue", "green", "s_router", "s_blue", "s_green")}
@@ -216,6 +210,11 @@ def production_stack(
             slack_standin(SLACK_TOKEN, {"#deployments"}) as slack,
             SyncPrefectClient(env["PREFECT_API_URL"]) as client,
         ):
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+            registered = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
+                                        capture_output=True, text=True, timeout=300)  # fmt: skip
+            assert registered.returncode == 0, registered.stdout + registered.stderr
             relay_config = base / "relay.yaml"
             relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
             relay_port = free_port()
