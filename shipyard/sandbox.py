@@ -1,0 +1,79 @@
+"""Where commands from the repository under check run: a bubblewrap sandbox.
+
+A command from a pull request (an install, a lint, a test, a migration, a docs build) must not reach what protects
+production. In the sandbox it has a PID namespace of its own (a timeout or a stop ends everything it started, a
+`setsid` child included, and /proc shows no other process), a read-only view of the machine in which /tmp, /run,
+the users' homes and the folders named `hidden` (Shipyard's home, Prefect's home) are empty, only the folders named
+`writable` can be written, it runs as an unprivileged user, its environment is exactly the one given, and it has no
+network unless `network` is set (installs, which reach the package registries only through the allow-list proxy).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shipyard.errors import ShipyardError
+from shipyard.processes import MARKER
+
+SANDBOX_USER = 65534  # nobody: owns nothing on the machine
+# Emptied in every sandbox: sockets (Docker, HAProxy admin), other runs' temporary files, every user's home.
+ALWAYS_HIDDEN = ("/tmp", "/var/tmp", "/run", "/dev/shm", "/root", "/home")
+
+
+class SandboxUnavailable(ShipyardError):
+    """The sandbox cannot be built here; the command is not run (never run unsandboxed instead)."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    writable: tuple[Path, ...]
+    readable: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+
+    def argv(self, command: Sequence[str], cwd: Path, *, root: bool) -> list[str]:
+        """bwrap's command line for `command`. As root the command runs as SANDBOX_USER (setpriv, every capability
+        dropped); otherwise as the caller inside a user namespace of its own."""
+        args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+        args += ["--unshare-cgroup-try"] + ([] if self.network else ["--unshare-net"])
+        args += [] if root else ["--unshare-user"]
+        args += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+        for hidden in (*ALWAYS_HIDDEN, *map(str, self.hidden)):
+            args += ["--tmpfs", hidden]
+        for readable in map(str, self.readable):
+            args += ["--ro-bind", readable, readable]
+        for writable in map(str, self.writable):
+            args += ["--bind", writable, writable]
+        args += ["--chdir", str(cwd), "--clearenv"]
+        for name, value in sorted(self.env.items()):
+            args += ["--setenv", name, value]
+        if MARKER in os.environ:  # so a scan for survivors still finds anything that got out
+            args += ["--setenv", MARKER, os.environ[MARKER]]
+        if root:
+            user = str(SANDBOX_USER)
+            args += ["--", "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--inh-caps=-all",
+                     "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
+        return [*args, "--", *command]
+
+
+def sandboxed(sandbox: Sandbox, command: Sequence[str], cwd: Path) -> list[str]:
+    """The command line to run; the writable folders are handed to the sandbox's user first."""
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable("bubblewrap is not installed (Debian package bubblewrap): repository code never runs "
+                                 "outside a sandbox")  # fmt: skip
+    root = os.geteuid() == 0
+    if root:
+        for folder in sandbox.writable:
+            _give(folder, SANDBOX_USER)
+    return sandbox.argv(command, cwd, root=root)
+
+
+def _give(folder: Path, uid: int) -> None:
+    for path in (folder, *folder.rglob("*")):
+        if not path.is_symlink():
+            os.chown(path, uid, uid)
