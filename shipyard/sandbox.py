@@ -2,10 +2,11 @@
 
 A command from a pull request (an install, a lint, a test, a migration, a docs build) must not reach what protects
 production. In the sandbox it has a PID namespace of its own (a timeout or a stop ends everything it started, a
-`setsid` child included, and /proc shows no other process), a read-only view of the machine in which /tmp, /run,
-the users' homes and the folders named `hidden` (Shipyard's home, Prefect's home) are empty, only the folders named
-`writable` can be written, it runs as an unprivileged user, its environment is exactly the one given, and it has no
-network unless `network` is set (installs, which reach the package registries only through the allow-list proxy).
+`setsid` child included, and /proc shows no other process); of the machine it sees only the system folders, read-only
+(`/usr`, `/etc`, `/opt`: no home, no /tmp, no /run with its sockets, no /var with the engines' data) and the folders
+it is given (`readable`, and `writable`, the only ones it can change); it runs as an unprivileged user, its
+environment is exactly the one given, and it has no network unless `network` is set (installs, which reach the
+package registries only through the allow-list proxy).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from shipyard.errors import ShipyardError
 from shipyard.processes import MARKER
 
 SANDBOX_USER = 65534  # nobody: owns nothing on the machine
-# Emptied in every sandbox: sockets (Docker, HAProxy admin), other runs' temporary files, every user's home.
-ALWAYS_HIDDEN = ("/tmp", "/var/tmp", "/run", "/dev/shm", "/root", "/home")
+SYSTEM = ("/usr", "/etc", "/opt")  # programs, their settings and CA bundles, local package stores
+MERGED_USR = ("/bin", "/sbin", "/lib", "/lib64")  # symlinks into /usr on Debian; bound where they are folders
 
 
 class SandboxUnavailable(ShipyardError):
@@ -32,7 +33,6 @@ class SandboxUnavailable(ShipyardError):
 class Sandbox:
     writable: tuple[Path, ...]
     readable: tuple[Path, ...] = ()
-    hidden: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
 
@@ -42,9 +42,14 @@ class Sandbox:
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
         args += ["--unshare-cgroup-try"] + ([] if self.network else ["--unshare-net"])
         args += [] if root else ["--unshare-user"]
-        args += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
-        for hidden in (*ALWAYS_HIDDEN, *map(str, self.hidden)):
-            args += ["--tmpfs", hidden]
+        for folder in SYSTEM:
+            args += ["--ro-bind-try", folder, folder]
+        for folder in MERGED_USR:
+            link = os.readlink(folder) if os.path.islink(folder) else None
+            args += ["--symlink", link, folder] if link else ["--ro-bind-try", folder, folder]
+        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp"]
+        for folder in self._passages():
+            args += ["--perms", "0755", "--dir", folder]
         for readable in map(str, self.readable):
             args += ["--ro-bind", readable, readable]
         for writable in map(str, self.writable):
@@ -59,6 +64,16 @@ class Sandbox:
             args += ["--", "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--inh-caps=-all",
                      "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
         return [*args, "--", *command]
+
+    def _passages(self) -> list[str]:
+        """The folders above the ones given, made in the sandbox's own root and traversable by its user (on the
+        machine they may be private, as pytest's and a user's home are); never a folder that is bound itself."""
+        bound = [*self.readable, *self.writable]
+        there = {Path(f) for f in ("/", "/tmp", "/var/tmp")}
+        covered = [*map(Path, SYSTEM), *bound]
+        above = {a for folder in bound for a in folder.parents} - there
+        made = {a for a in above if not any(a == c or c in a.parents for c in covered)}
+        return [str(a) for a in sorted(made, key=lambda a: len(a.parts))]
 
 
 def sandboxed(sandbox: Sandbox, command: Sequence[str], cwd: Path) -> list[str]:

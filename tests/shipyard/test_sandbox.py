@@ -40,7 +40,7 @@ def box(tmp_path: Path) -> Iterator[tuple[Sandbox, Path, Path]]:
     home.mkdir()
     (home / "ledger.db").write_text(SECRET)
     os.environ["SHIPYARD_SANDBOX_TEST_TOKEN"] = SECRET  # the flow's own environment holds a secret
-    sandbox = Sandbox(writable=(work,), hidden=(home,), env={"PATH": "/usr/bin:/bin", "HOME": str(work)})
+    sandbox = Sandbox(writable=(work,), env={"PATH": "/usr/bin:/bin", "HOME": str(work)})
     try:
         yield sandbox, work, home
     finally:
@@ -55,12 +55,12 @@ def inside(sandbox: Sandbox, script: str, cwd: Path, timeout: float = 60) -> str
 def test_the_command_sees_no_secret_no_process_and_no_hidden_file(box: tuple[Sandbox, Path, Path]) -> None:
     sandbox, work, home = box
     seen = inside(sandbox, f"env; cat /proc/*/environ | tr '\\0' '\\n'; ls /proc; ls -a {home} /root /run /tmp; "
-                           f"cat {home}/ledger.db; id -u", work)  # fmt: skip
+                           f"cat {home}/ledger.db; ls /var/run/docker.sock; id -u", work)  # fmt: skip
     assert SECRET not in seen
     assert "SHIPYARD_SANDBOX_TEST_TOKEN" not in seen
     pids = sorted(int(p) for p in seen.split() if p.isdigit() and int(p) < 100)
     assert pids and max(pids) < 20, seen  # only the sandbox's own few processes
-    assert "ledger.db: No such file" in seen
+    assert "ledger.db: No such file" in seen and "docker.sock': No such file" in seen
     if os.geteuid() == 0:
         assert str(SANDBOX_USER) in seen.split()
 
