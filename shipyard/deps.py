@@ -8,11 +8,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard import git
+from shipyard import git, registries
 from shipyard.config.apps import App
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell
+from shipyard.sandbox import Sandbox
 from shipyard.toolchains import Toolchain, locked, resolve
 
 INSTALL_TIMEOUT = 900
@@ -22,6 +23,10 @@ DEFAULT_INSTALL = {"python": "pip install --no-input -r {lockfile}", "node": "np
 # Only these variables reach the tools a repository runs: its code must not see the pipeline's secrets.
 PASSED_ENV = ("HOME", "LANG", "TZ", "TMPDIR", "USER", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 PASSED_PREFIXES = ("LC_", "PIP_", "SSL_CERT_", "npm_config_", "NPM_CONFIG_")
+# What a sandboxed command takes from the pipeline's environment: locale, time zone and the CA bundle; nothing else.
+CARRIED = ("LANG", "LANGUAGE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+           "NODE_EXTRA_CA_CERTS")  # fmt: skip
+SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
 class DependencyInstallFailed(ShipyardError):
@@ -52,6 +57,25 @@ class Prepared:
     def python(self) -> str:
         """The interpreter of a Python app's virtualenv (its own packages: Alembic, the app's models...)."""
         return str(Path(self.root) / "venv" / "bin" / "python")
+
+    def sandbox(
+        self, writable: tuple[Path, ...], temp: Path, *, network: bool = False, readable: tuple[Path, ...] = ()
+    ) -> Sandbox:
+        """Where a command of this app runs: its own folders writable, these dependencies and toolchain read-only,
+        an environment from nothing (registry settings only for installs, which alone get a network)."""
+        env = {k: v for k, v in os.environ.items() if k in CARRIED or k.startswith("LC_")}
+        env |= registries.machine_settings() if network else {}
+        env |= {"PATH": os.pathsep.join([*self.path_dirs, *SYSTEM_PATH]), "HOME": str(temp), "TMPDIR": str(temp)}
+        env |= {"CI": "true"} | (
+            {"VIRTUAL_ENV": str(Path(self.root) / "venv")} if self.toolchain.kind == "python" else {}
+        )
+        toolchain = Path(self.toolchain.bin_dir).parent
+        return Sandbox(
+            writable=(*writable, temp),
+            readable=(Path(self.root), toolchain, *readable),
+            env=env,
+            network=network,
+        )
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         env = tool_env(base)
