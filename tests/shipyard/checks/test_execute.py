@@ -28,7 +28,8 @@ SECRETS = {
 }
 HUNT = """\
 set +e
-{{ env; for f in /proc/*/environ; do echo "== $f"; tr '\\0' ' ' < "$f"; done 2>/dev/null; ls /proc; }} | tr '\\n' ' '; echo
+{{ env; for f in /proc/*/environ; do echo "== $f"; tr '\\0' ' ' < "$f"; done 2>/dev/null; ls /proc; }} |
+  tr '\\n' ' '; echo
 cat {home}/ledger.db {home}/.prefect/profiles.toml
 (exec 3<>/dev/tcp/127.0.0.1/{port}) && echo "CONNECTED {port}" || echo "REFUSED {port}"
 ls -la /var/run/docker.sock /run/docker.sock
@@ -67,7 +68,9 @@ def prepared(tmp_path: Path) -> Prepared:
 
 
 @pytest.mark.usefixtures("secrets")
-def test_a_check_hunting_for_the_pipelines_secrets_finds_none_and_reaches_nothing(tmp_path: Path, listener: int) -> None:
+def test_a_check_hunting_for_the_pipelines_secrets_finds_none_and_reaches_nothing(
+    tmp_path: Path, listener: int
+) -> None:
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
     home = tmp_path / "home"
     (home / ".prefect").mkdir(parents=True)
