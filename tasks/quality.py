@@ -16,6 +16,7 @@ from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.checks.plan import MatrixEntry, check_cache_key
 from shipyard.config.apps import App
 from shipyard.home import Home
+from shipyard.sandbox import SandboxUnavailable
 from tasks.policy import BACKOFF, JITTER, check_state, retry_unless
 
 
@@ -24,7 +25,7 @@ from tasks.policy import BACKOFF, JITTER, check_state, retry_unless
     retries=2,
     retry_delay_seconds=BACKOFF,
     retry_jitter_factor=JITTER,
-    retry_condition_fn=retry_unless(toolchains.ToolchainUnavailable),  # a missing toolchain stays missing
+    retry_condition_fn=retry_unless(toolchains.ToolchainUnavailable, SandboxUnavailable),  # missing stays missing
 )
 def prepare(entry: MatrixEntry, app: App, workspace: str, sha: str, home: Home) -> deps.Prepared:
     return deps.prepare(entry.app, app, entry.version, Path(workspace), sha, home)
@@ -34,7 +35,7 @@ def prepare_app(spec: CheckSpec, app: App, workspace: str, sha: str, home: Home)
     """For stages that run one check per app (database, docs): its first toolchain, or why the check cannot run."""
     try:
         return deps.prepare(spec.app, app, app.versions[0], Path(workspace), sha, home)
-    except toolchains.ToolchainUnavailable as exc:
+    except (toolchains.ToolchainUnavailable, SandboxUnavailable) as exc:
         return not_run(spec, Status.UNAVAILABLE, str(exc))
     except deps.DependencyInstallFailed as exc:
         return not_run(spec, Status.SKIPPED, f"dependencies could not be installed: {exc}")

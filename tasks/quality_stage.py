@@ -18,6 +18,7 @@ from shipyard.checks.schedule import DurationHistory, LongestFirst
 from shipyard.config.schema import PipelineConfig
 from shipyard.deps import Prepared
 from shipyard.home import Home
+from shipyard.sandbox import SandboxUnavailable
 from shipyard.toolchains import ToolchainUnavailable
 from tasks.quality import prepare, run_check
 
@@ -84,7 +85,7 @@ def _seconds_until(deadline: float) -> float | None:
 
 
 def _not_prepared(spec: CheckSpec, error: object) -> CheckResult:
-    if isinstance(error, ToolchainUnavailable):
+    if isinstance(error, ToolchainUnavailable | SandboxUnavailable):
         return not_run(spec, Status.UNAVAILABLE, str(error))
     return not_run(spec, Status.SKIPPED, f"dependencies could not be installed: {error}")
 
