@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from shipyard.config.apps import App
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell
-from shipyard.sandbox import Sandbox, reclaim, sandboxed
+from shipyard.sandbox import Sandbox, reclaim, sandboxed, temporary_beside
 from shipyard.toolchains import Toolchain, locked, resolve
 
 INSTALL_TIMEOUT = 900
@@ -142,22 +139,13 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
                 "creating the virtualenv",
             )
         command = install_command(app)
-        with _temporary_beside(root) as temp:
+        with temporary_beside(root) as temp:
             sandbox = prepared.sandbox((root,), temp, network=True)
             result = run(sandboxed(sandbox, shell(command), root / "src"), timeout=INSTALL_TIMEOUT)
         reclaim(root)  # what the install wrote is the pipeline's again: no sandboxed command may change it
         _must(result, name, f"`{command}`")
         (root / DONE_MARKER).write_text(prepared.key)
     return prepared
-
-
-@contextmanager
-def _temporary_beside(root: Path) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix=f"{root.name}-tmp-", dir=root.parent))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _must(result: CommandResult, name: str, what: str) -> None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +89,30 @@ def sandboxed(sandbox: Sandbox, command: Sequence[str], cwd: Path) -> list[str]:
         for folder in sandbox.writable:
             _give(folder, SANDBOX_USER)
     return sandbox.argv(command, cwd, root=root)
+
+
+@contextmanager
+def temporary_beside(folder: Path) -> Iterator[Path]:
+    """A sandbox's own temporary folder (its HOME and TMPDIR), next to the folder it works in and not inside it: a
+    linter run on `.` must not see the tools' temporary files, and an install must not ship them."""
+    temp = Path(tempfile.mkdtemp(prefix=f"{folder.name}-tmp-", dir=folder.parent))
+    try:
+        yield temp
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def read_back(path: Path, inside: Path, limit: int = 50_000_000) -> bytes | None:
+    """A file a sandboxed command wrote, read by the pipeline: only a regular file that really is inside `inside`.
+    A symlink the command planted there (to /etc/shadow, to a key) would make the pipeline read it for them."""
+    try:
+        if not path.resolve().is_relative_to(inside.resolve()):
+            return None
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as file:
+        return file.read(limit) if stat.S_ISREG(os.fstat(file.fileno()).st_mode) else None
 
 
 def reclaim(folder: Path) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from shipyard import git
-from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
+from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command, not_run
 from shipyard.config.apps import App
 from shipyard.deps import Prepared
 from shipyard.runner import run
+from shipyard.sandbox import SandboxUnavailable, read_back, sandboxed, temporary_beside
 
 DRIVER = Path(__file__).with_name("driver.py")
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -23,13 +24,16 @@ def generate(
     assert app.docs is not None
     out.mkdir(parents=True, exist_ok=True)
     document = out / "openapi.json"
-    with git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug) as folder:
-        result = run(
-            [prepared.python, str(DRIVER), app.docs.openapi, str(document)],
-            cwd=folder / app.path,
-            env=prepared.env(),
-            timeout=spec.timeout,
-        )
+    exported = git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug)
+    with exported as folder, temporary_beside(folder) as temp:
+        written = temp / "openapi.json"  # the app's code writes in the sandbox; the report is copied out here
+        command = [prepared.python, str(DRIVER), app.docs.openapi, str(written)]
+        try:
+            sandbox = prepared.sandbox((folder,), temp, readable=(DRIVER,))
+            result = run(sandboxed(sandbox, command, folder / app.path), timeout=spec.timeout)
+        except SandboxUnavailable as exc:
+            return not_run(spec, Status.UNAVAILABLE, str(exc))
+        produced = read_back(written, temp) if result.ok else None
 
     def verdict(status: Status, summary: str) -> CheckResult:
         return from_command(spec, result, status, summary)
@@ -37,7 +41,11 @@ def generate(
     if not result.ok:
         error = result.stderr.strip().splitlines()[-1:] or [f"exit code {result.returncode}"]
         return verdict(Status.FAILED, f"the OpenAPI schema of {app.docs.openapi} did not build: {error[0]}")
-    schema = json.loads(document.read_text())
+    try:
+        schema = json.loads(produced or b"")
+    except ValueError:
+        return verdict(Status.FAILED, f"{app.docs.openapi} wrote no OpenAPI document (a JSON file of its own)")
+    document.write_bytes(produced or b"")
     (out / "index.html").write_text(render(schema))
     operations = sum(1 for item in schema.get("paths", {}).values() for m in item if m in METHODS)
     return verdict(Status.PASSED, f"{operations} operations, OpenAPI {schema.get('openapi', '?')}: {out}/index.html")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shipyard.runner import run, shell
-from shipyard.sandbox import SANDBOX_USER, Sandbox, sandboxed
+from shipyard.sandbox import SANDBOX_USER, Sandbox, read_back, sandboxed
 from tests.capabilities import require
 
 SECRET = "ghp_sandbox_secret_0123456789"
@@ -100,3 +100,16 @@ def _processes_named(tag: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_a_report_the_command_links_to_a_file_of_the_machine_is_not_read_back(
+    box: tuple[Sandbox, Path, Path], tmp_path: Path
+) -> None:
+    sandbox, work, _ = box
+    private = tmp_path / "private.key"
+    private.write_text(SECRET)
+    inside(sandbox, f"ln -s {private} coverage.xml; mkdir reports; echo '<ok/>' > reports/junit.xml", work)
+    assert (work / "coverage.xml").is_symlink()
+    assert read_back(work / "coverage.xml", work) is None
+    assert read_back(work / "reports" / "junit.xml", work) == b"<ok/>\n"
+    assert read_back(work / ".." / "private.key", work) is None  # outside the folder it wrote
