@@ -22,6 +22,7 @@ need "python3.11 -c 'import ensurepip'" python3.11-venv
 need "command -v initdb || ls /usr/lib/postgresql/*/bin/initdb" postgresql
 need "command -v haproxy" haproxy
 need "command -v ssh-keygen" openssh-client
+need "command -v bwrap" bubblewrap        # the sandbox every command from a repository under check runs in
 if [ "$purpose" = test ]; then
   need "command -v dockerd" docker.io
   need "command -v docker-registry" docker-registry
