@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shipyard import git, registries
 from shipyard.config.apps import App
+from shipyard.egress import Egress, egress, registry_endpoints, tool_defaults
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell
@@ -59,12 +60,12 @@ class Prepared:
         return str(Path(self.root) / "venv" / "bin" / "python")
 
     def sandbox(
-        self, writable: tuple[Path, ...], temp: Path, *, network: bool = False, readable: tuple[Path, ...] = ()
+        self, writable: tuple[Path, ...], temp: Path, *, egress: Egress | None = None, readable: tuple[Path, ...] = ()
     ) -> Sandbox:
         """Where a command of this app runs: its own folders writable, these dependencies and toolchain read-only,
-        an environment from nothing (registry settings only for installs, which alone get a network)."""
+        an environment from nothing (registry settings and the proxy only for installs, which alone reach out)."""
         env = {k: v for k, v in os.environ.items() if k in CARRIED or k.startswith("LC_")}
-        env |= registries.machine_settings() if network else {}
+        env |= (registries.machine_settings() | egress.env()) if egress else {}
         env |= {"PATH": os.pathsep.join([*self.path_dirs, *SYSTEM_PATH]), "HOME": str(temp), "TMPDIR": str(temp)}
         env |= {"CI": "true"} | (
             {"VIRTUAL_ENV": str(Path(self.root) / "venv")} if self.toolchain.kind == "python" else {}
@@ -74,7 +75,7 @@ class Prepared:
             writable=(*writable, temp),
             readable=(Path(self.root), toolchain, *readable),
             env=env,
-            network=network,
+            egress=egress,
         )
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -139,15 +140,17 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
                 "creating the virtualenv",
             )
         command = install_command(app)
-        with temporary_beside(root) as temp:
-            sandbox = prepared.sandbox((root,), temp, network=True)
+        settings = registries.machine_settings()
+        with temporary_beside(root) as temp, egress(registry_endpoints(settings, tool_defaults(settings))) as gate:
+            sandbox = prepared.sandbox((root,), temp, egress=gate)
             result = run(sandboxed(sandbox, shell(command), root / "src"), timeout=INSTALL_TIMEOUT)
         reclaim(root)  # what the install wrote is the pipeline's again: no sandboxed command may change it
-        _must(result, name, f"`{command}`")
+        _must(result, name, f"`{command}`", gate.refused)
         (root / DONE_MARKER).write_text(prepared.key)
     return prepared
 
 
-def _must(result: CommandResult, name: str, what: str) -> None:
+def _must(result: CommandResult, name: str, what: str, refused: list[str] | None = None) -> None:
     if not result.ok:
-        raise DependencyInstallFailed(f"{name}: {what} failed (exit {result.returncode}):\n{result.tail(20)}")
+        why = f"\nthe sandbox's proxy refused (not a package registry): {', '.join(refused[:5])}" if refused else ""
+        raise DependencyInstallFailed(f"{name}: {what} failed (exit {result.returncode}):\n{result.tail(20)}{why}")

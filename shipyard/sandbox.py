@@ -5,8 +5,8 @@ production. In the sandbox it has a PID namespace of its own (a timeout or a sto
 `setsid` child included, and /proc shows no other process); of the machine it sees only the system folders, read-only
 (`/usr`, `/etc`, `/opt`: no home, no /tmp, no /run with its sockets, no /var with the engines' data) and the folders
 it is given (`readable`, and `writable`, the only ones it can change); it runs as an unprivileged user, its
-environment is exactly the one given, and it has no network unless `network` is set (installs, which reach the
-package registries only through the allow-list proxy).
+environment is exactly the one given, and it has no network: an install reaches the package registries, and only
+them, through the allow-list proxy it is given (shipyard.egress).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard.egress import INSIDE, Egress
 from shipyard.errors import ShipyardError
 from shipyard.processes import MARKER
 
@@ -37,13 +38,13 @@ class Sandbox:
     writable: tuple[Path, ...]
     readable: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
-    network: bool = False
+    egress: Egress | None = None
 
     def argv(self, command: Sequence[str], cwd: Path, *, root: bool) -> list[str]:
         """bwrap's command line for `command`. As root the command runs as SANDBOX_USER (setpriv, every capability
         dropped); otherwise as the caller inside a user namespace of its own."""
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-        args += ["--unshare-cgroup-try"] + ([] if self.network else ["--unshare-net"])
+        args += ["--unshare-cgroup-try", "--unshare-net"]
         args += [] if root else ["--unshare-user"]
         for folder in SYSTEM:
             args += ["--ro-bind-try", folder, folder]
@@ -57,6 +58,8 @@ class Sandbox:
             args += ["--ro-bind", readable, readable]
         for writable in map(str, self.writable):
             args += ["--bind", writable, writable]
+        if self.egress is not None:
+            args += ["--perms", "0755", "--dir", str(Path(INSIDE).parent), "--ro-bind", str(self.egress.folder), INSIDE]
         args += ["--chdir", str(cwd), "--clearenv"]
         for name, value in sorted(self.env.items()):
             args += ["--setenv", name, value]
@@ -66,7 +69,7 @@ class Sandbox:
             user = str(SANDBOX_USER)
             args += ["--", "setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--inh-caps=-all",
                      "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
-        return [*args, "--", *command]
+        return [*args, "--", *(self.egress.wrap(list(command)) if self.egress else command)]
 
     def _passages(self) -> list[str]:
         """The folders above the ones given, made in the sandbox's own root and traversable by its user (on the
