@@ -54,6 +54,7 @@ lint: install
 bench: system-test install
 	$(BIN)/python bench/pr_checks_cache.py
 	$(BIN)/python bench/pr_checks_parallel.py
+	$(BIN)/python bench/sandbox_overhead.py
 	$(BIN)/python bench/cutover.py
 	$(BIN)/python bench/rollback.py
 	$(BIN)/python bench/image_build_cache.py

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard import git, registries
 from shipyard.config.apps import App
 from shipyard.egress import Egress, egress, registry_endpoints, tool_defaults
+from shipyard.environment import carried
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.runner import CommandResult, run, shell
@@ -24,9 +26,6 @@ DEFAULT_INSTALL = {"python": "pip install --no-input -r {lockfile}", "node": "np
 # Only these variables reach the tools a repository runs: its code must not see the pipeline's secrets.
 PASSED_ENV = ("HOME", "LANG", "TZ", "TMPDIR", "USER", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 PASSED_PREFIXES = ("LC_", "PIP_", "SSL_CERT_", "npm_config_", "NPM_CONFIG_")
-# What a sandboxed command takes from the pipeline's environment: locale, time zone and the CA bundle; nothing else.
-CARRIED = ("LANG", "LANGUAGE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-           "NODE_EXTRA_CA_CERTS")  # fmt: skip
 SYSTEM_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
@@ -60,21 +59,25 @@ class Prepared:
         return str(Path(self.root) / "venv" / "bin" / "python")
 
     def sandbox(
-        self, writable: tuple[Path, ...], temp: Path, *, egress: Egress | None = None, readable: tuple[Path, ...] = ()
+        self,
+        writable: tuple[Path, ...],
+        temp: Path,
+        *,
+        readable: tuple[Path, ...] = (),
+        egress: Egress | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Sandbox:
         """Where a command of this app runs: its own folders writable, these dependencies and toolchain read-only,
-        an environment from nothing (registry settings and the proxy only for installs, which alone reach out)."""
-        env = {k: v for k, v in os.environ.items() if k in CARRIED or k.startswith("LC_")}
-        env |= (registries.machine_settings() | egress.env()) if egress else {}
-        env |= {"PATH": os.pathsep.join([*self.path_dirs, *SYSTEM_PATH]), "HOME": str(temp), "TMPDIR": str(temp)}
-        env |= {"CI": "true"} | (
-            {"VIRTUAL_ENV": str(Path(self.root) / "venv")} if self.toolchain.kind == "python" else {}
-        )
+        an environment from nothing but the locale, the CA bundle and `env` (an install's registry settings, a
+        migration's database URL), and no way out but `egress`."""
+        path = os.pathsep.join([*self.path_dirs, *SYSTEM_PATH])
+        venv = {"VIRTUAL_ENV": str(Path(self.root) / "venv")} if self.toolchain.kind == "python" else {}
+        own = {"PATH": path, "HOME": str(temp), "TMPDIR": str(temp), "CI": "true"} | venv
         toolchain = Path(self.toolchain.bin_dir).parent
         return Sandbox(
             writable=(*writable, temp),
             readable=(Path(self.root), toolchain, *readable),
-            env=env,
+            env=carried() | own | (egress.env() if egress else {}) | dict(env or {}),
             egress=egress,
         )
 
@@ -142,7 +145,7 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
         command = install_command(app)
         settings = registries.machine_settings()
         with temporary_beside(root) as temp, egress(registry_endpoints(settings, tool_defaults(settings))) as gate:
-            sandbox = prepared.sandbox((root,), temp, egress=gate)
+            sandbox = prepared.sandbox((root,), temp, egress=gate, env=settings)
             result = run(sandboxed(sandbox, shell(command), root / "src"), timeout=INSTALL_TIMEOUT)
         reclaim(root)  # what the install wrote is the pipeline's again: no sandboxed command may change it
         _must(result, name, f"`{command}`", gate.refused)

@@ -77,11 +77,13 @@ def tool_defaults(settings: Mapping[str, str]) -> list[str]:
 
 @dataclass
 class Egress:
-    """A running proxy: its folder (socket and relay) to bind into a sandbox, where it let the install go and what
-    it refused."""
+    """A running egress: its folder (sockets and relay) to bind into a sandbox, where it let the command go and
+    what it refused. Besides the proxy it may hold tunnels: a port of the sandbox's loopback carried, byte for byte,
+    to one fixed endpoint (a migration's database)."""
 
     folder: Path
     allowed: frozenset[Endpoint]
+    tunnels: Mapping[int, Endpoint] = field(default_factory=dict)
     reached: set[Endpoint] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)
 
@@ -97,34 +99,58 @@ class Egress:
 
     def wrap(self, command: list[str]) -> list[str]:
         """The command as run in the sandbox: under the relay, which serves the proxy until the command ends."""
-        return ["python3", f"{INSIDE}/{RELAY.name}", str(RELAY_PORT), f"{INSIDE}/proxy.sock", "--", *command]
+        ports = {RELAY_PORT: "proxy.sock"} | {port: f"tunnel-{port}.sock" for port in self.tunnels}
+        routes = [f"{port}={INSIDE}/{name}" for port, name in sorted(ports.items())]
+        return ["python3", f"{INSIDE}/{RELAY.name}", *routes, "--", *command]
 
 
 @contextlib.contextmanager
-def egress(allowed: frozenset[Endpoint]) -> Iterator[Egress]:
-    """Serve the proxy for the body's sandbox; stopped, with its folder removed, on exit."""
+def egress(allowed: frozenset[Endpoint], tunnels: Mapping[int, Endpoint] | None = None) -> Iterator[Egress]:
+    """Serve the proxy (and the tunnels) for the body's sandbox; stopped, with the folder removed, on exit."""
     folder = Path(tempfile.mkdtemp(prefix="shipyard-egress-"))
-    folder.chmod(0o755)  # the sandbox's user connects to the socket and reads the relay
+    folder.chmod(0o755)  # the sandbox's user connects to the sockets and reads the relay
     shutil.copy(RELAY, folder / RELAY.name)
     (folder / RELAY.name).chmod(0o644)
-    gate = Egress(folder, allowed)
-    server = _Server(str(gate.socket), _Handler)
-    server.gate = gate
-    os.chmod(gate.socket, 0o666)
-    thread = threading.Thread(target=server.serve_forever, name="shipyard-egress", daemon=True)
-    thread.start()
+    gate = Egress(folder, allowed, dict(tunnels or {}))
+    servers = [_Server(str(gate.socket), _Handler, gate)]
+    servers += [_Server(str(folder / f"tunnel-{port}.sock"), _Tunnel, gate, to) for port, to in gate.tunnels.items()]
+    threads = [threading.Thread(target=s.serve_forever, name="shipyard-egress", daemon=True) for s in servers]
+    for server, thread in zip(servers, threads, strict=True):
+        os.chmod(server.path, 0o666)
+        thread.start()
     try:
         yield gate
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+        for server, thread in zip(servers, threads, strict=True):
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
         shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
-    gate: Egress
+
+    def __init__(self, path: str, handler: type[socketserver.BaseRequestHandler], gate: Egress,
+                 to: Endpoint | None = None) -> None:  # fmt: skip
+        self.gate, self.to, self.path = gate, to, path
+        super().__init__(path, handler)
+
+
+class _Tunnel(socketserver.BaseRequestHandler):
+    """Carries a connection to the one endpoint its socket stands for."""
+
+    server: _Server
+
+    def handle(self) -> None:
+        assert self.server.to is not None
+        try:
+            upstream = socket.create_connection((self.server.to.host, self.server.to.port), timeout=CONNECT_TIMEOUT)
+        except OSError:
+            return
+        self.server.gate.reached.add(self.server.to)
+        with upstream:
+            _pump(self.request, upstream)
 
 
 class _Handler(socketserver.BaseRequestHandler):

@@ -1,6 +1,6 @@
-"""Runs inside an install's sandbox (standard library only, by the machine's python3): serves 127.0.0.1:PORT of
-the sandbox's own loopback by passing each connection to the egress proxy's Unix socket, runs the command, and exits
-with its status. Usage: egress_relay.py PORT SOCKET -- COMMAND..."""
+"""Runs inside a sandbox (standard library only, by the machine's python3): serves ports of the sandbox's own
+loopback by passing each connection to a Unix socket of the egress outside (its proxy, or a tunnel), runs the
+command, and exits with its status. Usage: egress_relay.py PORT=SOCKET... -- COMMAND..."""
 
 import contextlib
 import socket
@@ -32,13 +32,16 @@ def serve(listener: socket.socket, path: str) -> None:
 
 
 def main() -> int:
-    port, path, separator, *command = sys.argv[1:]
-    if separator != "--" or not command:
+    arguments = sys.argv[1:]
+    if "--" not in arguments or arguments[-1] == "--":
         print(__doc__, file=sys.stderr)
         return 2
-    listener = socket.create_server(("127.0.0.1", int(port)))
-    threading.Thread(target=serve, args=(listener, path), daemon=True).start()
-    return subprocess.run(command).returncode
+    split = arguments.index("--")
+    for route in arguments[:split]:
+        port, _, path = route.partition("=")
+        listener = socket.create_server(("127.0.0.1", int(port)))
+        threading.Thread(target=serve, args=(listener, path), daemon=True).start()
+    return subprocess.run(arguments[split + 1 :]).returncode
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from shipyard import git
-from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command
+from shipyard.checks.model import CheckResult, CheckSpec, Status, from_command, not_run
 from shipyard.config.apps import App
 from shipyard.deps import Prepared
+from shipyard.egress import Endpoint, egress
 from shipyard.postgres import new_database, temporary_postgres
 from shipyard.runner import CommandResult, run
+from shipyard.sandbox import SandboxUnavailable, read_back, sandboxed, temporary_beside
 
 DRIVER = Path(__file__).with_name("migration_driver.py")
 
@@ -33,17 +35,25 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
 
 def verify(spec: CheckSpec, app: App, prepared: Prepared, workspace: Path, sha: str, database_url: str,
            scratch: Path) -> CheckResult:  # fmt: skip
+    """Run the driver on the app's migrations in the app's sandbox, whose only way out is a tunnel to the database
+    (the same port on the sandbox's own loopback, so the URL the app gets names 127.0.0.1)."""
     assert app.migrations is not None
-    with git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug) as folder:
-        report_file = folder / "migrations-report.json"
-        result = run(
-            [prepared.python, str(DRIVER), app.migrations.config, app.migrations.url_env, str(report_file)],
-            cwd=folder / app.path,
-            env=prepared.env() | {app.migrations.url_env: database_url},
-            timeout=spec.timeout,
-            secrets=[sa.make_url(database_url).password or ""],
-        )
-        return judge(spec, result, _read(report_file))
+    url = sa.make_url(database_url)
+    port = url.port or 5432
+    inside = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    exported = git.exported(workspace, sha, [app.path, *app.inputs], scratch / spec.slug)
+    with exported as folder, temporary_beside(folder) as temp:
+        written = temp / "migrations-report.json"
+        command = [prepared.python, str(DRIVER), app.migrations.config, app.migrations.url_env, str(written)]
+        try:
+            with egress(frozenset(), {port: Endpoint(url.host or "127.0.0.1", port)}) as gate:
+                sandbox = prepared.sandbox((folder,), temp, readable=(DRIVER,), egress=gate,
+                                           env={app.migrations.url_env: inside})  # fmt: skip
+                argv = sandboxed(sandbox, command, folder / app.path)
+                result = run(argv, timeout=spec.timeout, secrets=[url.password or ""])
+        except SandboxUnavailable as exc:
+            return not_run(spec, Status.UNAVAILABLE, str(exc))
+        return judge(spec, result, _report(read_back(written, temp)))
 
 
 def judge(spec: CheckSpec, result: CommandResult, report: dict[str, Any] | None) -> CheckResult:
@@ -64,9 +74,9 @@ def judge(spec: CheckSpec, result: CommandResult, report: dict[str, Any] | None)
     return verdict(Status.PASSED, "up, down, up, no drift: " + ", ".join(report.get("steps", [])))
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _report(written: bytes | None) -> dict[str, Any] | None:
     try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        value = json.loads(written or b"")
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None

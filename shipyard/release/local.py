@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from shipyard.environment import carried
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.processes import Stopped, process_alive, stop_group
@@ -74,13 +75,19 @@ class LocalBackend:
             raise ShipyardError(
                 f"port {port} ({app} {colour}) is taken by a process Shipyard did not start; stop it and retry"
             )
+        # The release's own variables and nothing else of the engine's (tokens, cloud keys, other environments'
+        # database URLs): a colour runs that release's code, not the pipeline's.
         own = {**spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
-        env = {**os.environ, **own}
         cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
-        env["PATH"] = os.pathsep.join([*environment_bin(cwd), env.get("PATH", "")])
+        path = os.pathsep.join([*environment_bin(cwd), os.environ.get("PATH", "")])
         command = spec.command.format(port=port)
+        client: dict[str, str] = {}
         if spec.container is not None and not Path(release.artifact).is_dir():
-            command = shlex.join(self._docker_run(app, colour, port, release.artifact, own, spec.container))
+            own |= {k: v.format(port=port) for k, v in spec.container.env.items()}
+            command = shlex.join(self._docker_run(app, colour, release.artifact, own, spec.container))
+            # where the docker CLI finds its engine and its login; the container gets only what `-e` names
+            client = {k: v for k, v in os.environ.items() if k == "HOME" or k.startswith("DOCKER_")}
+        env = carried() | client | own | {"PATH": path}
         folder = self._folder(app)
         # The child records its own pid before it execs the app: an engine killed right after the fork cannot
         # leave a colour running that no pid file knows about.
@@ -155,15 +162,13 @@ class LocalBackend:
     def _container_name(self, app: str, colour: str) -> str:
         return f"shipyard-{self.state.name}-{app}-{colour}"
 
-    def _docker_run(
-        self, app: str, colour: str, port: int, image: str, env: dict[str, str], container: Container
-    ) -> list[str]:
-        """Only the release's own variables reach the container, never this process's environment."""
+    def _docker_run(self, app: str, colour: str, image: str, env: dict[str, str], container: Container) -> list[str]:
+        """Only the release's own variables reach the container, by name: `docker run` reads each value from its own
+        environment, so no value is on an argv (`ps` shows every process's)."""
         argv = ["docker", "run", "--rm", "--name", self._container_name(app, colour), "--network", "host"]
         argv += ["--read-only"] if container.read_only else []
         argv += [arg for path in container.tmpfs for arg in ("--tmpfs", path)]
-        variables = {**env, **{k: v.format(port=port) for k, v in container.env.items()}}
-        argv += [arg for key, value in sorted(variables.items()) for arg in ("-e", f"{key}={value}")]
+        argv += [arg for key in sorted(env) for arg in ("-e", key)]
         return [*argv, image]
 
     def _remove_container(self, app: str, colour: str) -> None:

@@ -150,6 +150,29 @@ for port in ({elsewhere.port}, {registry.port}):
     assert elsewhere.received == [] and len(registry.received) == 1
 
 
+def test_a_tunnel_carries_its_one_port_only(tmp_path: Path, registry: Listener, elsewhere: Listener) -> None:
+    """A migration's database: the sandbox's 127.0.0.1:PORT reaches it; every other port stays the sandbox's own."""
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    work = tmp_path / "work"
+    work.mkdir()
+    database = registry  # stands for the throwaway PostgreSQL server
+    script = f"""
+import socket
+for port in ({database.port}, {elsewhere.port}):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"hello"); print(port, conn.recv(100).decode().split()[-1])
+    except OSError as exc:
+        print(port, "FAILED", exc)
+"""
+    with egress(frozenset(), {database.port: Endpoint("127.0.0.1", database.port)}) as gate:
+        sandbox = Sandbox(writable=(work,), env={"PATH": "/usr/bin:/bin", "HOME": str(work)}, egress=gate)
+        result = run(sandboxed(sandbox, ["python3", "-c", script], work), timeout=60)
+    seen = result.stdout + result.stderr
+    assert f"{database.port} REACHED" in seen and f"{elsewhere.port} FAILED" in seen, seen
+    assert database.received == [b"hello"] and elsewhere.received == []
+
+
 SETUP_PY = """
 import os, socket, urllib.request
 from setuptools import setup

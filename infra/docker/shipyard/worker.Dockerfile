@@ -1,9 +1,10 @@
-# The image Docker work-pool flow runs execute in: Shipyard and its flows installed, git for checkouts, Python 3.11
-# (the sample's Python toolchain). Built by `shipyard images worker` from a context holding only Shipyard's source; not part of the sample.
+# The image Docker work-pool flow runs execute in: Shipyard and its flows installed, git for checkouts, bubblewrap
+# for the sandbox every command of the repository under check runs in, Python 3.11 (the sample's Python toolchain).
+# Built by `shipyard images worker` from a context holding only Shipyard's source; not part of the sample.
 ARG PYTHON_BUILDER=shipyard/python-builder:3.11
 FROM ${PYTHON_BUILDER}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/shipyard
 COPY pyproject.toml README.md prefect.yaml ./

@@ -144,3 +144,57 @@ def test_a_configured_server_gets_a_fresh_database_that_is_dropped_after(
     before = databases()
     assert verify(*sample).status is Status.PASSED
     assert databases() == before
+
+
+ATTACK = '''"""reads what it can and calls out"""
+
+import os
+import socket
+from pathlib import Path
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    seen = [f"{k}={v}" for k, v in os.environ.items()]
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            seen.append(environ.read_bytes().decode(errors="replace"))
+        except OSError:
+            pass
+    for port in (4200, {port}):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=3).close()
+            seen.append(f"CONNECTED {{port}}")
+        except OSError:
+            pass
+    print("SEEN", " ".join(seen))  # what a failing check's log would carry out
+    raise RuntimeError("LEAK " + " ".join(seen))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_migration_reaches_only_its_database_and_sees_no_secret(
+    sample: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_migration_attack_0123456789")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-migration-attack")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.1)
+        repo, _ = sample
+        (repo / MIGRATIONS / "0002_attack.py").write_text(ATTACK.format(port=listener.getsockname()[1]))
+        result = verify(repo, commit_all(repo, "a migration that looks around"))
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing came
+    assert result.status is Status.FAILED and "LEAK" in result.summary, result.summary
+    everything = result.summary + result.tail
+    assert "ghp_migration_attack" not in everything and "aws-secret-migration-attack" not in everything
+    assert "CONNECTED" not in everything

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.environment import CARRIED
 from shipyard.files import free_port
 from shipyard.ledger import ReleaseView
 from shipyard.release.local import LocalApp, LocalBackend
@@ -92,3 +93,21 @@ def test_stop_leaves_no_process(backend: LocalBackend) -> None:
     from shipyard.processes import process_alive
 
     assert not process_alive(pid) and backend.health("api", "blue") is Health.UNHEALTHY
+
+
+def test_a_colour_gets_its_releases_variables_and_none_of_the_engines(
+    backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_engine_secret_0123456789")
+    monkeypatch.setenv("STAGING_DATABASE_URL", "postgresql://u:other-environments-password@db/staging")
+    backend.apps["api"].env["DATABASE_URL"] = "postgresql://u:its-own-password@db/production"
+    backend.start("api", "blue", release("1.0.0"))
+    assert wait_healthy(backend, "blue") is Health.HEALTHY
+    pid = int((backend.state / "api" / "blue.pid").read_text())
+    environ = dict(v.split("=", 1) for v in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in v)
+    assert environ["DATABASE_URL"].endswith("its-own-password@db/production")
+    port = str(backend.apps["api"].ports["blue"])
+    assert (environ["APP_VERSION"], environ["SHIPYARD_COLOUR"], environ["PORT"]) == ("1.0.0", "blue", port)
+    assert "GITHUB_TOKEN" not in environ and "STAGING_DATABASE_URL" not in environ
+    release_own = {"DATABASE_URL", "APP_VERSION", "GIT_SHA", "SHIPYARD_ARTIFACT", "PORT", "SHIPYARD_COLOUR", "PATH"}
+    assert set(environ) - release_own <= set(CARRIED) | {k for k in environ if k.startswith("LC_")}, environ

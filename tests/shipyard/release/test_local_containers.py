@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -86,6 +87,28 @@ def test_container_colours_switch_with_no_failed_request(backend: LocalBackend, 
     assert "LISTEN_PORT=" + str(backend.apps["api"].ports["green"]) in details["Config"]["Env"]
     assert not any(v.startswith("PREFECT_") or v.startswith("HOME=") for v in details["Config"]["Env"])
     assert not docker_engine.containers(all=True, filters={"name": "shipyard-containers-test-api-blue"})
+
+
+def test_no_value_of_a_containers_variables_is_on_an_argv(
+    backend: LocalBackend, image: str, docker_engine: Any
+) -> None:
+    """`ps` shows every process's argv to every user of the machine: `docker run -e NAME=value` would publish the
+    release's database password there."""
+    secret = "its-own-password-0123456789"
+    backend.apps["api"].env["DATABASE_URL"] = f"postgresql://u:{secret}@db/production"
+    backend.start("api", "blue", release("1.0.0", image))
+    assert wait_healthy(backend, "blue", timeout=30) is Health.HEALTHY
+    assert not [argv for argv in command_lines() if secret.encode() in argv]
+    details = docker_engine.inspect_container("shipyard-containers-test-api-blue")
+    assert f"DATABASE_URL=postgresql://u:{secret}@db/production" in details["Config"]["Env"]
+
+
+def command_lines() -> list[bytes]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):  # a process may end while we look
+            found.append(cmdline.read_bytes())
+    return found
 
 
 def test_a_container_left_by_a_killed_docker_run_is_replaced(
