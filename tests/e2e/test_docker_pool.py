@@ -66,7 +66,9 @@ def test_a_pr_checks_run_executes_in_a_container_of_the_docker_pool(
     (container,) = docker_engine.containers(all=True, filters={"label": f"io.prefect.flow-run-id={run.id}"})
     try:
         assert container["Image"] == WORKER_IMAGE
-        assert docker_engine.inspect_container(container["Id"])["HostConfig"]["NetworkMode"] == "host"
+        host_config = docker_engine.inspect_container(container["Id"])["HostConfig"]
+        assert host_config["NetworkMode"] == "host"
+        assert host_config["Privileged"] is True  # bubblewrap inside needs it (docs/sandbox.md); the flow is UID 1001
         assert container["State"] == "exited" and "Exited (0)" in container["Status"]
         logs = docker_engine.logs(container["Id"]).decode()
     finally:
