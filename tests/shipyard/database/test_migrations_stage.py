@@ -159,7 +159,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    seen = [f"{k}={v}" for k, v in os.environ.items()]
+    seen = [f"{{k}}={{v}}" for k, v in os.environ.items()]
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
             seen.append(environ.read_bytes().decode(errors="replace"))
