@@ -73,13 +73,22 @@ class Prepared:
         path = os.pathsep.join([*self.path_dirs, *SYSTEM_PATH])
         venv = {"VIRTUAL_ENV": str(Path(self.root) / "venv")} if self.toolchain.kind == "python" else {}
         own = {"PATH": path, "HOME": str(temp), "TMPDIR": str(temp), "CI": "true"} | venv
-        toolchain = Path(self.toolchain.bin_dir).parent
         return Sandbox(
             writable=(*writable, temp),
-            readable=(Path(self.root), toolchain, *readable),
+            readable=(Path(self.root), *self.toolchain_folders, *readable),
             env=carried() | own | (egress.env() if egress else {}) | dict(env or {}),
             egress=egress,
         )
+
+    @property
+    def toolchain_folders(self) -> tuple[Path, ...]:
+        """The toolchain's installation as a sandbox must see it: the folder above its bin, and the prefix of the
+        interpreter it really runs (a venv's python and a shim or a `python3.11` on PATH may link into pyenv, asdf,
+        /usr/local...)."""
+        program = Path(self.python) if self.toolchain.kind == "python" else Path(self.toolchain.bin_dir) / "node"
+        real = Path(os.path.realpath(program))
+        folders = (Path(self.toolchain.bin_dir).parent, real.parent.parent)
+        return tuple(f for f in dict.fromkeys(folders) if f != Path("/"))
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         env = tool_env(base)
