@@ -2,6 +2,8 @@
 
 No braces in it, so a test can append its own part and `.format()` the whole."""
 
+from tests.support.colours import SERVER
+
 API_APP = """\
 version: 1
 project: demo
@@ -31,7 +33,9 @@ LOCAL_PRODUCTION = (
     API_APP
     + """\
     serve:
-      command: {python} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR
+      command: {python} """
+    + str(SERVER)
+    + """ {{port}} $SHIPYARD_COLOUR
       smoke:
         - {{path: /health, json_field: colour}}
 environments:

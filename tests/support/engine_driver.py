@@ -15,8 +15,8 @@ from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollout import RolloutSpec
 from shipyard.release.smoke import SmokeCheck
+from tests.support.colours import ROOT, SERVER
 
-ROOT = Path(__file__).resolve().parents[2]
 SPEC = RolloutSpec(
     steps=(10, 50, 100),
     pause=timedelta(seconds=1),
@@ -28,7 +28,7 @@ SPEC = RolloutSpec(
 
 
 def main(state: str, db: str, router: str, blue: str, green: str, version: str) -> int:
-    command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
+    command = f"{sys.executable} {SERVER} {{port}} $SHIPYARD_COLOUR"
     app = LocalApp(command=command, cwd=ROOT, router_port=int(router), ports={"blue": int(blue), "green": int(green)})
     ledger = Ledger(db)
     ledger.migrate()

@@ -19,7 +19,7 @@ from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT
+from tests.support.colours import ROOT, SERVER
 from tests.support.engine_driver import SPEC
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ SMOKE = [SmokeCheck("/health", json_field="colour"), SmokeCheck("/ready")]
 @pytest.fixture
 def engine(tmp_path: Path, database_url: str) -> Iterator[Engine]:
     require_tools("haproxy")
-    command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
+    command = f"{sys.executable} {SERVER} {{port}} $SHIPYARD_COLOUR"
     app = LocalApp(
         command=command, cwd=ROOT, router_port=free_port(), ports={"blue": free_port(), "green": free_port()}
     )

@@ -13,7 +13,7 @@ from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
 from shipyard.release.local import LocalApp, LocalBackend
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT
+from tests.support.colours import ROOT, SERVER
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ class Driver:
         return self.run(version)
 
     def backend(self) -> LocalBackend:
-        command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR"
+        command = f"{sys.executable} {SERVER} {{port}} $SHIPYARD_COLOUR"
         router, blue, green = self.ports
         app = LocalApp(command=command, cwd=ROOT, router_port=router, ports={"blue": blue, "green": green})
         return LocalBackend(self.state, {"api": app})

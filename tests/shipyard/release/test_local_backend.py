@@ -17,14 +17,14 @@ from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Health
 from tests.capabilities import require_tools
-from tests.support.colours import ROOT
+from tests.support.colours import ROOT, SERVER
 
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[LocalBackend]:
     require_tools("haproxy")
     flag = tmp_path / "fail-while-this-exists"
-    command = f"{sys.executable} -m tests.support.colour_server {{port}} $SHIPYARD_COLOUR --fail-from-file {flag}"
+    command = f"{sys.executable} {SERVER} {{port}} $SHIPYARD_COLOUR --fail-from-file {flag}"
     app = LocalApp(
         command=command, cwd=ROOT, router_port=free_port(), ports={"blue": free_port(), "green": free_port()}
     )
@@ -110,4 +110,6 @@ def test_a_colour_gets_its_releases_variables_and_none_of_the_engines(
     assert (environ["APP_VERSION"], environ["SHIPYARD_COLOUR"], environ["PORT"]) == ("1.0.0", "blue", port)
     assert "GITHUB_TOKEN" not in environ and "STAGING_DATABASE_URL" not in environ
     release_own = {"DATABASE_URL", "APP_VERSION", "GIT_SHA", "SHIPYARD_ARTIFACT", "PORT", "SHIPYARD_COLOUR", "PATH"}
-    assert set(environ) - release_own <= set(CARRIED) | {k for k in environ if k.startswith("LC_")}, environ
+    # The colour's command runs under bash, which sets PWD, SHLVL and _ for itself.
+    shell_own = {"PWD", "SHLVL", "_", "OLDPWD"}
+    assert set(environ) - release_own - shell_own <= set(CARRIED) | {k for k in environ if k.startswith("LC_")}, environ
