@@ -88,6 +88,7 @@ def _deploy(
 ) -> bool:
     from shipyard.ledger import EventKind
     from shipyard.release import setup
+    from shipyard.release.artifact import digest_of
     from shipyard.release.engine import Engine, ReleaseRequest
     from shipyard.release.rollout import Decision, Step
 
@@ -104,9 +105,11 @@ def _deploy(
             setup.smoke_checks(config, app),
             on_step=show,
         )
+        # the operator names what ships; its digest is taken now and checked before every start of a colour
+        digest = digest_of(artifact)
         artifact = backend.prepare(app, artifact, version, sha)
         recorded = setup.ledger_environment(config, environment, target)
-        outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor))
+        outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor, artifact_digest=digest))
         colour = "green" if outcome.succeeded else "red"
         word = "promoted" if outcome.succeeded else "rolled back"
         summary = f"[{colour}]{app} {version} {word}[/] on {outcome.release.colour}: {outcome.reason}"

@@ -17,12 +17,13 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Failed
 
-from flows.pr_checks import pr_checks
+from flows.pr_checks import release_checks
 from shipyard import git
 from shipyard.checks.report import ChecksFailed
 from shipyard.clients.github import GitHubClient
 from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import PipelineConfig
+from shipyard.home import Zone
 from shipyard.images.tags import release_version
 from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.pipeline import messages
@@ -58,7 +59,10 @@ class DeployRun:
 
 @contextmanager
 def deploy_run(repo: str, sha: str, config_ref: str | None, branch: str, environment: str) -> Iterator[DeployRun]:
-    with opened() as resources, checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha):
+    with (
+        opened(zone=Zone.PROTECTED) as resources,
+        checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha),
+    ):
         config = read_config(workspace, config_ref or full_sha)
         slack = slack_notifier(config)
         yield DeployRun(config, repo, workspace, full_sha, config_ref, branch, environment, resources, slack)
@@ -107,17 +111,21 @@ def prepare(run: DeployRun) -> Prepared:
     else its packaged folder. Done once per run: a resumed run finds it in the run's own store."""
 
     def work() -> Prepared:
-        summary = pr_checks(run.repo, run.sha, config_ref=run.config_ref or run.sha, branch=run.branch)
+        summary = release_checks(run.repo, run.sha, config_ref=run.config_ref or run.sha, branch=run.branch)
         images = {r.spec.app: dict(r.details) for r in summary.results if r.spec.check == "image" and r.details}
-        artifacts, folders = {}, {}
+        artifacts, digests, folders = {}, {}, {}
         for app in setup.apps_in(run.config, run.environment):
             # migrations run from the packaged folder, images or not
-            folders[app] = package_release(run.config, app, run.workspace, run.sha, run.resources.home)
-            artifacts[app] = f"{images[app]['image']}@{images[app]['digest']}" if app in images else folders[app]
+            folder = folders[app] = package_release(run.config, app, run.workspace, run.sha, run.resources.home)
+            if app in images:
+                artifacts[app], digests[app] = f"{images[app]['image']}@{images[app]['digest']}", images[app]["digest"]
+            else:
+                artifacts[app], digests[app] = folder.path, folder.digest
         name, email = git.author(Path(run.workspace), run.sha)
         return Prepared(
             checks=summary.headline(),
             artifacts=artifacts,
+            digests=digests,
             folders=folders,
             image_sizes={app: f"{d['compressed']} of {d['budget']}" for app, d in images.items()},
             version=_version(run),
@@ -156,7 +164,7 @@ def _cutover(
         revision = migrate_database(run.config, candidate.environment, app, prepared.folders[app])
         request = ReleaseRequest(
             candidate.environment, app, candidate.version, candidate.sha, prepared.artifacts[app], actor, why,
-            schema_revision=revision,
+            schema_revision=revision, artifact_digest=prepared.digests[app],
         )  # fmt: skip
         outcome = blue_green(run.config, request, run.resources.ledger, backend, list(steps) if steps else None)
         outcomes.append(outcome)

@@ -10,10 +10,10 @@ from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
-from flows.pr_checks import pr_checks
+from flows.pr_checks import release_checks
 from shipyard.checks.model import Status
 from shipyard.checks.report import ChecksFailed, Summary
-from shipyard.home import Home
+from shipyard.home import Home, Zone
 from shipyard.ledger.store import NightlyView
 from shipyard.nightly.load import LoadVerdict
 from shipyard.nightly.report import render
@@ -30,7 +30,7 @@ SUITE = ["quality", "security", "database"]
 def nightly(repo: str, branch: str = "main") -> NightlyView | State:
     """repo: the repository to test; branch: whose head (its branch rule decides which checks are required)."""
     run_id = str(flow_run.get_id())
-    home = Home.from_env()
+    home = Home.from_env(Zone.PROTECTED)
     with checked_out(repo, f"origin/{branch}", home, run_id) as (workspace, sha):
         config = read_config(workspace, sha)
     reports = str(home.reports(run_id))
@@ -52,7 +52,7 @@ def nightly(repo: str, branch: str = "main") -> NightlyView | State:
 
 def full_suite(repo: str, sha: str, branch: str) -> tuple[Summary | None, str]:
     """Every check of every app and the security audit, none from the cache; a failure is a result, not a crash."""
-    state = pr_checks(repo, sha, branch=branch, stages=SUITE, refresh_cache=True, return_state=True)
+    state = release_checks(repo, sha, branch=branch, stages=SUITE, refresh_cache=True, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, Summary):
         return outcome, outcome.headline()

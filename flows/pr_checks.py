@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
+from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
@@ -21,7 +22,7 @@ from shipyard.checks.report import ChecksFailed, Summary, stage_status
 from shipyard.clients.github import CommitStatus
 from shipyard.config.branches import StageName
 from shipyard.config.schema import PipelineConfig
-from shipyard.home import Home
+from shipyard.home import Home, Zone
 from shipyard.security.scanners import ScanTarget
 from tasks.database import verify_migrations
 from tasks.docs import build_docs
@@ -51,7 +52,8 @@ def pr_checks(
     with_images: bool = False,
     pr_number: int | None = None,
 ) -> Summary:
-    """Checks of one commit, gated by the branch rule's required stages.
+    """Checks of one commit, gated by the branch rule's required stages, in the untrusted zone: what they install
+    and the results they cache are never read by a deploy flow.
 
     config_ref: where shipyard.yaml is read (the base branch for PRs, never the PR head).
     branch: picks the branch rule (required and optional stages); none: quality, security, database required.
@@ -61,8 +63,40 @@ def pr_checks(
     pr_number: the pull request this run checks, when a webhook started it (shown with the run).
     refresh_cache: run every check even where a cached result for the same content exists.
     """
+    return check_commit(Home.from_env(Zone.UNTRUSTED), repo, sha, config_ref, apps, parallelism, refresh_cache,
+                        branch, stages, github_repo, with_images)  # fmt: skip
+
+
+@flow(name="release-checks", flow_run_name="release-checks {sha:.12}")
+def release_checks(
+    repo: str,
+    sha: str,
+    config_ref: str | None = None,
+    branch: str | None = None,
+    stages: list[StageName] | None = None,
+    refresh_cache: bool = False,
+) -> Summary:
+    """The checks a deploy flow or the nightly suite runs itself, in the protected zone: its installs and cached
+    results are its own, so nothing an untrusted run wrote (a poisoned install, a forged "passed") is read.
+    Not a deployment of its own: only a protected flow starts it, so no API call can start it on another pool."""
+    return check_commit(Home.from_env(Zone.PROTECTED), repo, sha, config_ref, None, None, refresh_cache, branch,
+                        stages, None, False)  # fmt: skip
+
+
+def check_commit(
+    home: Home,
+    repo: str,
+    sha: str,
+    config_ref: str | None,
+    apps: list[str] | None,
+    parallelism: int | None,
+    refresh_cache: bool,
+    branch: str | None,
+    stages: list[StageName] | None,
+    github_repo: str | None,
+    with_images: bool,
+) -> Summary:
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    home = Home.from_env()
     workspace, full_sha = checkout(repo, sha, home, run_id)
     reports = str(home.reports(run_id))
     pending: list[CommitStatus] = []
@@ -118,7 +152,7 @@ def _quality(
         for s in plan_checks(config, matrix(config, apps), content_id)
     ]
     workers = config.checks.workers(parallelism)
-    return quality_stage(config, specs, workspace, sha, workers, home, _fresh(run_check, refresh))
+    return quality_stage(config, specs, workspace, sha, workers, home, _zoned(run_check, home, refresh))
 
 
 def _start_side_stages(
@@ -135,12 +169,12 @@ def _start_side_stages(
     """Security, database and docs run beside the quality stage, on the flow's own task runner."""
     futures: list[PrefectFuture[Any]] = []
     if "security" in stages:
-        scanner = _fresh(run_scanner, refresh)
+        scanner = _zoned(run_scanner, home, refresh)
         target = ScanTarget.resolve(config, Path(workspace))  # once for every scanner
         for spec in plan_security(config, stages["security"], content_id(""), datetime.date.today()):
             futures.append(scanner.submit(spec, target, config.security, reports, home))
     if "database" in stages:
-        verify = _fresh(verify_migrations, refresh)
+        verify = _zoned(verify_migrations, home, refresh)
         for spec in plan_app_stage(config, "database", stages["database"], content_id, apps):
             futures.append(verify.submit(spec, config.apps[spec.app], config.database, workspace, sha, home))
     if "docs" in stages:
@@ -149,9 +183,16 @@ def _start_side_stages(
     return futures
 
 
-def _fresh(task: Any, refresh: bool) -> Any:
-    """The task itself, or a copy that runs even where a cached result for the same content exists."""
-    return task.with_options(refresh_cache=True) if refresh else task
+def _zoned(task: Any, home: Home, refresh: bool) -> Any:
+    """The task with its cached results in its zone's own storage, under keys that name the zone: a result written
+    while checking untrusted code never satisfies a protected run. With `refresh`, it runs even where a cached
+    result for the same content exists."""
+    key = task.cache_key_fn
+    return task.with_options(
+        cache_key_fn=lambda context, parameters: f"{home.zone}-{key(context, parameters)}",
+        result_storage=LocalFileSystem(basepath=str(home.results)),
+        refresh_cache=True if refresh else None,
+    )
 
 
 def _status(config: PipelineConfig, name: str, state: Any, description: str) -> CommitStatus:

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from shipyard.home import Zone
 from shipyard.pipeline import messages
 from shipyard.release.rollback import RollbackResult, emergency_rollback
 from shipyard.resources import opened
@@ -21,7 +22,10 @@ def rollback(
     repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
 ) -> RollbackResult:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
-    with opened() as resources, checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha):
+    with (
+        opened(zone=Zone.PROTECTED) as resources,
+        checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha),
+    ):
         config = read_config(workspace, sha)
         # Kubernetes reads its manifests from the checkout
         backend = backend_for(config, environment, Path(workspace), resources.home)

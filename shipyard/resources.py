@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from shipyard.home import Home
+from shipyard.home import Home, Zone
 from shipyard.ledger import Ledger
 
 
@@ -24,9 +24,9 @@ def ledger_url(home: Home) -> str:
 
 
 @contextmanager
-def opened(home: Home | None = None) -> Iterator[Resources]:
+def opened(home: Home | None = None, zone: Zone = Zone.UNTRUSTED) -> Iterator[Resources]:
     """The one place the ledger is built; its connections are disposed however the block ends."""
-    home = home or Home.from_env()
+    home = home or Home.from_env(zone)
     ledger = Ledger(ledger_url(home))
     try:
         ledger.migrate()

@@ -24,9 +24,10 @@ from shipyard.home import Home
 from shipyard.ledger import Ledger
 from shipyard.pipeline.candidate import Candidate
 from shipyard.release import setup
+from shipyard.release.artifact import verify_folder
 from shipyard.release.backend import Backend
 from shipyard.release.engine import Engine, Outcome, ReleaseRequest
-from shipyard.release.package import package
+from shipyard.release.package import ReleaseFolder, package
 from shipyard.release.rollout import Decision, Step
 from tasks.once import remembered
 from tasks.policy import BACKOFF, JITTER, retry_unless
@@ -36,23 +37,24 @@ CUTOVER_LEASE_SECONDS = 60  # a killed holder blocks the next cutover for at mos
 
 @task(name="package", task_run_name="package {app}", retries=2, retry_delay_seconds=BACKOFF,
       retry_condition_fn=retry_unless(InputError))  # fmt: skip
-def package_release(config: PipelineConfig, app: str, workspace: str, sha: str, home: Home) -> str:
-    """The app's folder at the commit with its dependencies: what the local backend runs when no image was built."""
-    return str(package(app, config.apps[app], Path(workspace), sha, home))
+def package_release(config: PipelineConfig, app: str, workspace: str, sha: str, home: Home) -> ReleaseFolder:
+    """The app's folder at the commit with its own dependencies, and its digest: what the local backend runs when
+    no image was built (migrations run from it either way)."""
+    return package(app, config.apps[app], Path(workspace), sha, home)
 
 
 @task(name="migrate", task_run_name="migrate {app} in {environment}", cache_policy=NO_CACHE)
-def migrate_database(config: PipelineConfig, environment: str, app: str, artifact: str) -> str | None:
-    """Expand-only migrations against the environment's database, after the approval; returns the revision."""
+def migrate_database(config: PipelineConfig, environment: str, app: str, folder: ReleaseFolder) -> str | None:
+    """Expand-only migrations against the environment's database, after the approval, from the packaged folder
+    as it was recorded; returns the revision."""
     url_env = setup.environment(config, environment).database_url_env
     if config.apps[app].migrations is None or url_env is None:
         return None
     url = setup.database_url(config, environment)
     if not url:
         raise InputError(f"environments.{environment}.database_url_env: ${url_env} is not set for this run")
-    if not Path(artifact).is_dir():
-        raise InputError(f"{app}: migrations run from a packaged release folder, got {artifact!r}")
-    revision = upgrade(app, config.apps[app], Path(artifact), url)
+    verify_folder(app, Path(folder.path), folder.digest)
+    revision = upgrade(app, config.apps[app], Path(folder.path), url)
     get_run_logger().info("%s: %s database at revision %s", app, environment, revision)
     return revision
 

@@ -20,6 +20,7 @@ def upgrade(name: str, app: App, release_folder: Path, database_url: str) -> str
     assert app.migrations is not None
     env = tool_env()
     env[app.migrations.url_env] = database_url
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the release folder stays byte for byte what its digest says
     env["PATH"] = os.pathsep.join([str(release_folder / ".venv" / "bin"), env["PATH"]])
     alembic = ["alembic", "-c", app.migrations.config]
     for args in (["upgrade", "head"], ["current"]):

@@ -30,6 +30,7 @@ class ReleaseRow(Base):
     version: Mapped[str] = mapped_column(String(100))
     sha: Mapped[str] = mapped_column(String(64))
     artifact: Mapped[str] = mapped_column(Text)  # image digest or artifact path
+    artifact_digest: Mapped[str | None] = mapped_column(String(100))  # shipyard.release.artifact.digest_of
     colour: Mapped[str] = mapped_column(String(10))
     schema_revision: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[str] = mapped_column(String(200))

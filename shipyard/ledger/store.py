@@ -94,6 +94,7 @@ class ReleaseView:
     schema_revision: str | None
     created_by: str
     created_at: datetime
+    artifact_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class Ledger:
         actor: str,
         schema_revision: str | None = None,
         reason: str = "",
+        artifact_digest: str | None = None,
     ) -> ReleaseView:
         """Create the release and its 'started' event together, or neither."""
         now = _now()
@@ -169,6 +171,7 @@ class Ledger:
                 version=version,
                 sha=sha,
                 artifact=artifact,
+                artifact_digest=artifact_digest,
                 colour=colour,
                 schema_revision=schema_revision,
                 created_by=actor,
@@ -381,6 +384,7 @@ def _release_view(row: ReleaseRow, environment: str) -> ReleaseView:
         version=row.version,
         sha=row.sha,
         artifact=row.artifact,
+        artifact_digest=row.artifact_digest,
         colour=row.colour,
         schema_revision=row.schema_revision,
         created_by=row.created_by,

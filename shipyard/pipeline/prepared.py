@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipyard.release.package import ReleaseFolder
+
 
 class Prepared(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     checks: str = Field(description="The checks' headline.")
     artifacts: dict[str, str] = Field(description="App -> what ships: image@digest, or the packaged folder.")
-    folders: dict[str, str] = Field(description="App -> its packaged folder at the commit (migrations run from it).")
+    digests: dict[str, str] = Field(description="App -> the digest of what ships (the image's, or the folder's).")
+    folders: dict[str, ReleaseFolder] = Field(
+        description="App -> its packaged folder at the commit and its digest (migrations run from it)."
+    )
     image_sizes: dict[str, str] = Field(default_factory=dict, description="App -> '35.6 MB of 40 MB'.")
     version: str
     changes: str = Field(description="Commits and files since the release serving now.")

@@ -31,6 +31,7 @@ class ReleaseRequest:
     actor: str
     reason: str = ""
     schema_revision: str | None = None
+    artifact_digest: str | None = None  # shipyard.release.artifact.digest_of, taken when the artifact was prepared
 
 
 @dataclass
@@ -197,6 +198,7 @@ class Engine:
             request.actor,
             request.schema_revision,
             request.reason,
+            request.artifact_digest,
         )
 
     def _unfinished(self, environment: str, app: str, request: ReleaseRequest) -> ReleaseView | None:

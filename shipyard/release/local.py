@@ -22,6 +22,7 @@ from shipyard.environment import carried
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
 from shipyard.processes import Stopped, process_alive, stop_group
+from shipyard.release.artifact import verify_folder
 from shipyard.release.backend import COLOURS, RouterError, release_env
 from shipyard.release.package import environment_bin
 from shipyard.release.rollout import Capabilities, Health
@@ -68,6 +69,9 @@ class LocalBackend:
 
     def start(self, app: str, colour: str, release: ReleaseView) -> None:
         spec = self._app(app)
+        shipped = Path(release.artifact) if Path(release.artifact).is_dir() else None
+        if shipped is not None:
+            verify_folder(f"{app} {release.version}", shipped, release.artifact_digest)
         self.stop(app, colour)  # a half-started colour from a crashed run is replaced, not doubled
         self._remove_container(app, colour)
         port = spec.ports[colour]
@@ -78,11 +82,13 @@ class LocalBackend:
         # The release's own variables and nothing else of the engine's (tokens, cloud keys, other environments'
         # database URLs): a colour runs that release's code, not the pipeline's.
         own = {**spec.env, **release_env(release), "PORT": str(port), "SHIPYARD_COLOUR": colour}
-        cwd = Path(release.artifact) if Path(release.artifact).is_dir() else spec.cwd
+        if shipped is not None:
+            own["PYTHONDONTWRITEBYTECODE"] = "1"  # the folder stays what its digest says, for the next start
+        cwd = shipped or spec.cwd
         path = os.pathsep.join([*environment_bin(cwd), os.environ.get("PATH", "")])
         command = spec.command.format(port=port)
         client: dict[str, str] = {}
-        if spec.container is not None and not Path(release.artifact).is_dir():
+        if spec.container is not None and shipped is None:
             own |= {k: v.format(port=port) for k, v in spec.container.env.items()}
             command = shlex.join(self._docker_run(app, colour, release.artifact, own, spec.container))
             # where the docker CLI finds its engine and its login; the container gets only what `-e` names

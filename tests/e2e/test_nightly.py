@@ -18,7 +18,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from shipyard.config import load_config
 from shipyard.files import free_port
-from shipyard.home import Home
+from shipyard.home import Home, Zone
 from shipyard.ledger import Ledger
 from shipyard.release.package import package
 from shipyard.release.setup import local_backend
@@ -74,7 +74,8 @@ def staging(
     repo = base / "repo"
     create_sample_repo(repo)
     ports = {"router": free_port(), "blue": free_port(), "green": free_port()}
-    home = replace(Home.from_env(), root=base / "home")  # the suite's shared installs, as the CLI below sees them
+    # the suite's shared installs, as the CLI below sees them; packaged as a deploy flow does (protected zone)
+    home = replace(Home.from_env(Zone.PROTECTED), root=base / "home")
     env = dict(shipyard_env, SHIPYARD_HOME=str(home.root), SLACK_BOT_TOKEN=SLACK_TOKEN, PYTHONPATH=str(ROOT))
     env.pop("SHIPYARD_LEDGER_URL", None)
     with slack_standin(SLACK_TOKEN, {"#nightly"}) as slack:
@@ -84,7 +85,7 @@ def staging(
         folder = package("api", config.apps["api"], repo, sha, home)
         deployed = subprocess.run(
             [sys.executable, "-m", "cli", "deploy", "staging", "--app", "api", "--version", "1.4.2",
-             "--sha", sha, "--artifact", str(folder), "--config", str(repo / "shipyard.yaml")],
+             "--sha", sha, "--artifact", folder.path, "--config", str(repo / "shipyard.yaml")],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr

