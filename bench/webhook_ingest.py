@@ -51,9 +51,9 @@ try:
     from shipyard.runner import spawn, stop
 
     with SyncPrefectClient(server.api_url) as client:
-        client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+        client.create_work_pool(WorkPoolCreate(name="shipyard-checks", type="process"))
         deployment = client.create_deployment(
-            client.create_flow_from_name("pr-checks"), "pr-checks", work_pool_name="shipyard-process"
+            client.create_flow_from_name("pr-checks"), "pr-checks", work_pool_name="shipyard-checks"
         )
     port = free_port()
     config = ROOT / "examples" / "platform" / "shipyard.yaml"

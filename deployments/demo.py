@@ -40,7 +40,8 @@ from shipyard.release.local import running_processes
 from shipyard.runner import spawn, stop
 from shipyard.sample import ROOT, commit_all, create_sample_repo
 
-POOL = "shipyard-process"
+POOLS = ("shipyard-checks", "shipyard-deploy")  # untrusted work and the deploy flows never share one
+POOL = "shipyard-deploy"  # the story runs pr-checks in this process; the worker runs the deploy flows
 SHOWN = re.compile(r"Finished in state|blue-green .*: |Suspending|approval")
 WORKER_GRACE = 10.0
 
@@ -157,15 +158,17 @@ def release(api: str, repo: Path, sha: str, approve: str) -> None:
 
 
 def register(env: dict[str, str]) -> None:
-    with SyncPrefectClient(env["PREFECT_API_URL"]) as client, contextlib.suppress(ObjectAlreadyExists):
-        client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+    with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
+        for pool in POOLS:
+            with contextlib.suppress(ObjectAlreadyExists):
+                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     prefect = str(Path(sys.executable).parent / "prefect")
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     if done.returncode != 0:
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise StepFailed("registering the deployments (prefect deploy --all)", last, "check prefect.yaml")
-    step("registered the five deployments (prefect deploy --all) on the process pool")
+    step("registered the five deployments (prefect deploy --all) on the checks and deploy pools")
 
 
 @contextlib.contextmanager

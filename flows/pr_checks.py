@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
@@ -190,7 +189,7 @@ def _zoned(task: Any, home: Home, refresh: bool) -> Any:
     key = task.cache_key_fn
     return task.with_options(
         cache_key_fn=lambda context, parameters: f"{home.zone}-{key(context, parameters)}",
-        result_storage=LocalFileSystem(basepath=str(home.results)),
+        result_storage=home.results,
         refresh_cache=True if refresh else None,
     )
 

@@ -210,15 +210,16 @@ def production_stack(
             slack_standin(SLACK_TOKEN, {"#deployments"}) as slack,
             SyncPrefectClient(env["PREFECT_API_URL"]) as client,
         ):
-            with contextlib.suppress(ObjectAlreadyExists):
-                client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+            for pool in ("shipyard-checks", "shipyard-deploy"):
+                with contextlib.suppress(ObjectAlreadyExists):
+                    client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
             registered = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
                                         capture_output=True, text=True, timeout=300)  # fmt: skip
             assert registered.returncode == 0, registered.stdout + registered.stderr
             relay_config = base / "relay.yaml"
             relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
             relay_port = free_port()
-            worker = spawn([prefect, "worker", "start", "--pool", "shipyard-process", "--type", "process"],
+            worker = spawn([prefect, "worker", "start", "--pool", "shipyard-deploy", "--type", "process"],
                            env=env, cwd=ROOT, log=log)  # fmt: skip
             relay = spawn([sys.executable, "-m", "cli", "webhook", "serve", "--config", str(relay_config),
                            "--port", str(relay_port), "--watch-seconds", "2"], env=env, cwd=ROOT, log=log)  # fmt: skip

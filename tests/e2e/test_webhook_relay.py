@@ -31,10 +31,10 @@ def pr_checks_deployment(shipyard_env: dict[str, str]) -> UUID:
     """The pr-checks deployment on the test server's process pool (no worker: runs stay scheduled)."""
     with SyncPrefectClient(shipyard_env["PREFECT_API_URL"]) as client:
         with contextlib.suppress(ObjectAlreadyExists):
-            client.create_work_pool(WorkPoolCreate(name="shipyard-process", type="process"))
+            client.create_work_pool(WorkPoolCreate(name="shipyard-checks", type="process"))
         flow_id = client.create_flow_from_name("pr-checks")
         return client.create_deployment(
-            flow_id, "pr-checks", work_pool_name="shipyard-process", entrypoint="flows/pr_checks.py:pr_checks"
+            flow_id, "pr-checks", work_pool_name="shipyard-checks", entrypoint="flows/pr_checks.py:pr_checks"
         )
 
 

@@ -93,5 +93,5 @@ def test_a_changed_folder_is_refused_naming_the_release_both_digests_and_what_to
     message = str(refused.value)
     assert message.startswith(f"api 1.4.2: release folder {folder} does not match its recorded digest")
     assert f"recorded {recorded}, found {folder_digest(folder)}" in message
-    with pytest.raises(ArtifactMismatch, match="has no digest in the ledger.*deploy it again"):
+    with pytest.raises(ArtifactMismatch, match=r"has no digest in the ledger.*deploy it again"):
         verify_folder("api 1.4.2", folder, None)
