@@ -12,6 +12,7 @@ from shipyard.config import ConfigError
 from shipyard.errors import InputError, ShipyardError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
+EXIT_TERMINATED = 128 + 15  # stopped by SIGTERM, as a shell reports it
 
 app = typer.Typer(help="Shipyard: CI/CD as Prefect flows.", no_args_is_help=True, pretty_exceptions_enable=False)
 

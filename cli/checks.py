@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import sys
 import threading
 import uuid
 from typing import Annotated, Any
@@ -12,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.app import EXIT_FAILED, EXIT_PASSED, err, exit_for, group, out
+from cli.app import EXIT_FAILED, EXIT_PASSED, EXIT_TERMINATED, err, exit_for, group, out
 from shipyard.checks.report import ChecksFailed, Summary
 from shipyard.home import Home
 
@@ -59,7 +62,6 @@ def run_pr_checks(
 def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> object:
     from prefect import tags
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_UI_URL
 
     from cli.progress import ProgressWatcher
 
@@ -76,22 +78,59 @@ def _run_with_progress(flow: Any, parameters: dict[str, Any], verbose: bool) -> 
             box["error"] = exc
 
     worker = threading.Thread(target=target, name="flow", daemon=True)
+    terminated = threading.Event()
+    # The flow runs in a thread, where Prefect cannot take SIGTERM itself: this one stops the run's commands and
+    # ends the run as crashed, instead of dying with the run shown as running and its checks left orphaned.
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.set())
     worker.start()
     with get_client(sync_client=True) as client:
         watcher = ProgressWatcher(client, tag, out)
-        while worker.is_alive():
+        while worker.is_alive() and not terminated.is_set():
             worker.join(0.5)
             _poll_quietly(watcher)
+        if terminated.is_set():
+            _stop_on_sigterm(client, watcher)
         if "error" not in box:
             _poll_quietly(watcher)
-    if watcher.flow_run is not None and PREFECT_UI_URL.value():
-        out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
+    _print_link(watcher)
     reports = Home.from_env().reports(str(watcher.flow_run.id)) if watcher.flow_run is not None else None
     if reports is not None and reports.exists():
         out.print(f"Reports: {reports}", soft_wrap=True)
     if "error" in box:
         return box["error"]
     return box["state"].result(raise_on_failure=False)
+
+
+def _stop_on_sigterm(client: Any, watcher: Any) -> None:
+    """Kill every command the run has going (sandboxes with all they started), mark the run and its unfinished
+    task runs crashed, and exit 143 without waiting for the flow's threads."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.states import Crashed
+
+    from shipyard.runner import stop_running
+
+    stopped = stop_running()
+    why = f"shipyard run was stopped by SIGTERM; {stopped} running command(s) killed"
+    _poll_quietly(watcher)
+    if watcher.flow_run is not None:
+        with contextlib.suppress(Exception):  # the server may be gone too; the exit says what happened
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[watcher.flow_run.id])))
+            for task_run in runs:
+                if task_run.state is not None and not task_run.state.is_final():
+                    client.set_task_run_state(task_run.id, Crashed(message=why), force=True)
+            client.set_flow_run_state(watcher.flow_run.id, Crashed(message=why), force=True)
+        _print_link(watcher)
+    err.print(why)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_TERMINATED)
+
+
+def _print_link(watcher: Any) -> None:
+    from prefect.settings import PREFECT_UI_URL
+
+    if watcher.flow_run is not None and PREFECT_UI_URL.value():
+        out.print(f"Flow run: {PREFECT_UI_URL.value()}/runs/flow-run/{watcher.flow_run.id}", soft_wrap=True)
 
 
 def _poll_quietly(watcher: Any) -> None:

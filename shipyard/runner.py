@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from shipyard.processes import Stopped, child_env, signal_group, stop_group, wai
 KILL_GRACE_SECONDS = 3.0
 STOP_GRACE_SECONDS = 10.0
 MAX_CAPTURE_BYTES = 2_000_000
+
+# Process groups of the commands `run` is waiting for now, in this process (for `stop_running`).
+_running: set[int] = set()
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,15 @@ def run(
             stderr=err,
             start_new_session=True,
         )
-        cpu = _wait(proc, started + timeout)
-        timed_out = cpu is None
-        _kill_group(proc)
+        with _running_lock:
+            _running.add(proc.pid)
+        try:
+            cpu = _wait(proc, started + timeout)
+            timed_out = cpu is None
+            _kill_group(proc)
+        finally:
+            with _running_lock:
+                _running.discard(proc.pid)
         result = CommandResult(
             argv=tuple(redact(a, secrets) for a in argv),
             returncode=proc.returncode,
@@ -119,6 +130,16 @@ def run(
     if check and not result.ok:
         raise CommandError(result, what)
     return result
+
+
+def stop_running() -> int:
+    """Kill every command `run` has running in this process, each with its whole group (a sandboxed command's PID
+    namespace goes with it): for a process that is being stopped itself. Returns how many there were."""
+    with _running_lock:
+        groups = list(_running)
+    for group in groups:
+        signal_group(group, signal.SIGKILL)
+    return len(groups)
 
 
 def _wait(proc: subprocess.Popen[bytes], deadline: float) -> float | None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -20,6 +23,7 @@ from shipyard.home import Home
 from shipyard.sample import commit_all, create_sample_repo
 from shipyard.toolchains import resolve
 from tests.capabilities import require_tools
+from tests.support.configs import API_APP
 
 pytestmark = pytest.mark.slow
 
@@ -216,3 +220,51 @@ def test_a_failed_install_is_retried_then_its_checks_are_skipped(shipyard_env: d
     _, task_runs = read_run(shipyard_env, run.flow_run_id)
     prepare = next(t for t in task_runs if t.name.startswith("prepare workers"))
     assert prepare.run_count == 3  # two retries: a registry hiccup could have passed on the next try
+
+
+def test_sigterm_to_a_running_pr_checks_leaves_no_check_process_and_ends_the_run_crashed(
+    shipyard_env: dict[str, str], tmp_path: Path
+) -> None:
+    require_tools("git", "python3.11", "bwrap")
+    tag = f"check-sigterm-{uuid.uuid4().hex[:8]}"
+    repo = tmp_path / "repo"
+    (repo / "apps" / "api").mkdir(parents=True)
+    (repo / "apps" / "api" / "requirements.lock").write_text("")
+    slow = f"setsid bash -c 'exec -a {tag} sleep 300' & exec -a {tag} sleep 300"
+    (repo / "shipyard.yaml").write_text(API_APP.replace("lint: ruff check .", f'slow: "{slow}"'))
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    sha = commit_all(repo, "a check that takes its time")
+    argv = [sys.executable, "-m", "cli", "run", "pr-checks", "--repo", str(repo), "--sha", sha, *QUALITY]
+    cli = subprocess.Popen(argv, env=shipyard_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while len(processes_named(tag)) < 2 and time.monotonic() < deadline and cli.poll() is None:
+            time.sleep(0.2)
+        assert len(processes_named(tag)) == 2, "the check never started"
+        cli.send_signal(signal.SIGTERM)
+        output, _ = cli.communicate(timeout=60)
+    finally:
+        cli.kill()
+    assert cli.returncode == 143, output
+    assert "stopped by SIGTERM" in output
+    deadline = time.monotonic() + 5  # the sandbox's namespace is being torn down
+    while processes_named(tag) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_named(tag) == []
+    match = re.search(r"/runs/flow-run/([0-9a-f-]{36})", output)
+    assert match, output
+    with client_for(shipyard_env) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(match[1])])))
+    assert runs[0].state is not None and runs[0].state.type is StateType.CRASHED
+    assert "stopped by SIGTERM" in (runs[0].state.message or "")
+
+
+def processes_named(tag: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if cmdline.read_bytes().startswith(tag.encode()):
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found
