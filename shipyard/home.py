@@ -52,6 +52,11 @@ class Home:
         return self.cache / "deps" / self.zone
 
     @property
+    def prefetched(self) -> Path:
+        """Packages fetched for image builds (which run with no network), by lock file, in this zone."""
+        return self.cache / "prefetch" / self.zone
+
+    @property
     def results(self) -> Path:
         """Where cached check results of this zone are stored (Prefect result storage)."""
         return self.root / "results" / self.zone

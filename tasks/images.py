@@ -12,11 +12,13 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
+from shipyard import deps
 from shipyard.checks.model import CheckResult, CheckSpec, Status, not_run
 from shipyard.config.schema import PipelineConfig
-from shipyard.errors import InputError
+from shipyard.errors import InputError, ShipyardError
 from shipyard.home import Home
 from shipyard.images.engine import RegistryAuth
+from shipyard.images.prefetch import folder, prefetch
 from shipyard.images.registry import RegistryClient
 from shipyard.images.stage import ImageJob, build_and_push
 from shipyard.security import policy
@@ -50,13 +52,35 @@ def registry_auth(config: PipelineConfig) -> RegistryAuth | None:
     return RegistryAuth(block.username, block.password.get_secret_value())
 
 
+@task(task_run_name="fetch packages for the {app} image", cache_policy=NO_CACHE)
+def prefetch_packages(
+    app: str, config: PipelineConfig, workspace: str, sha: str, context: str, home: Home
+) -> str | None:
+    """What the build of the app's image installs, fetched into its context (the build has no network); None when
+    done, else why not (the build check fails with it)."""
+    settings = config.images.apps[app]
+    if not settings.prefetch:
+        folder(Path(context), app)
+        return None
+    try:
+        prepared = deps.prepare(app, config.apps[app], config.apps[app].versions[0], Path(workspace), sha, home)
+        prefetch(prepared, settings.prefetch, Path(context), home.prefetched)
+    except ShipyardError as exc:
+        return str(exc)
+    return None
+
+
 @task(task_run_name="image {job.app}", cache_policy=NO_CACHE)
 def build_image(
-    spec: CheckSpec, job: ImageJob, api: docker.APIClient | str, auth: RegistryAuth | None
+    spec: CheckSpec, job: ImageJob, api: docker.APIClient | str, auth: RegistryAuth | None, not_fetched: str | None
 ) -> CheckResult | State:
     """Push retries happen inside (configured attempts with backoff) so the check ends with the registry's message."""
     if isinstance(api, str):
         return check_state(not_run(spec, Status.UNAVAILABLE, api))
+    if not_fetched is not None:
+        return check_state(
+            not_run(spec, Status.FAILED, f"the packages the build installs were not fetched: {not_fetched}")
+        )
     registry = RegistryClient(job.images.registry, auth.username if auth else None, auth.password if auth else None)
     try:
         return check_state(build_and_push(spec, job, api, registry, auth))

@@ -13,10 +13,18 @@ from shipyard import git
 from shipyard.checks.model import CheckResult, Status, not_run
 from shipyard.checks.plan import plan_images
 from shipyard.config.schema import PipelineConfig
-from shipyard.home import Home
+from shipyard.home import Home, Zone
 from shipyard.images.stage import ImageJob
 from shipyard.images.tags import image_tags, release_version
-from tasks.images import build_image, docker_api, image_context, publish_image_sizes, registry_auth, scan_built_image
+from tasks.images import (
+    build_image,
+    docker_api,
+    image_context,
+    prefetch_packages,
+    publish_image_sizes,
+    registry_auth,
+    scan_built_image,
+)
 from tasks.quality_stage import check_result
 
 
@@ -35,13 +43,19 @@ def images_stage(
     context = image_context(workspace)
     git.export(Path(workspace), sha, ["."], context)
     tags = tuple(image_tags(sha, release_version(git.tags_at(Path(workspace), sha), config.images.version), branch))
-    jobs = {app: ImageJob(app, config.images.apps[app], config.images, context, tags) for app in config.images.apps}
+    untrusted = home.zone is Zone.UNTRUSTED
+    jobs = {app: ImageJob(app, settings, config.images, context, tags, untrusted)
+            for app, settings in config.images.apps.items()}  # fmt: skip
     api = docker_api()
     auth = registry_auth(config)
     builds = [s for s in specs if s.check == "image"]
     try:
         with ThreadPoolTaskRunner[Any](max_workers=config.images.parallelism) as runner:
-            futures = [runner.submit(build_image, {"spec": s, "job": jobs[s.app], "api": api, "auth": auth})
+            fetched = {s.app: runner.submit(prefetch_packages, {"app": s.app, "config": config, "workspace": workspace,
+                                                                "sha": sha, "context": str(context), "home": home})
+                       for s in builds}  # fmt: skip
+            futures = [runner.submit(build_image, {"spec": s, "job": jobs[s.app], "api": api, "auth": auth,
+                                                   "not_fetched": fetched[s.app]})
                        for s in builds]  # fmt: skip
             results = [check_result(f) for f in futures]
             built = {r.spec.app for r in results if r.details}

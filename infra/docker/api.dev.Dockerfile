@@ -3,8 +3,10 @@
 ARG PYTHON_BUILDER=shipyard/python-builder:3.11
 FROM ${PYTHON_BUILDER}
 WORKDIR /app
+# the build has no network: Shipyard fetches the packages the lock files name into .shipyard-prefetch/api/
+COPY .shipyard-prefetch/api/ /prefetch/
 COPY apps/api/ ./
-RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -r requirements.lock
+RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /prefetch/pip -r requirements.lock
 ENV PATH=/opt/venv/bin:$PATH
 USER 1001:1001
 CMD ["uvicorn", "api.main:create_app", "--factory"]

@@ -5,8 +5,10 @@ ARG NODE_RUNTIME=shipyard/node-runtime:18
 
 FROM ${NODE_BUILDER} AS builder
 WORKDIR /build
+# the build has no network: Shipyard fetches the packages the lock files name into .shipyard-prefetch/web/
+COPY .shipyard-prefetch/web/ /prefetch/
 COPY apps/web/package.json apps/web/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --offline --cache /prefetch/npm --no-audit --no-fund
 COPY apps/web/ ./
 RUN npm run build && npm prune --omit=dev
 

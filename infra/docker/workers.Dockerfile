@@ -5,9 +5,11 @@ ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11
 
 FROM ${PYTHON_BUILDER} AS builder
 WORKDIR /build
+# the build has no network: Shipyard fetches the packages the lock files name into .shipyard-prefetch/workers/
+COPY .shipyard-prefetch/workers/ /prefetch/
 COPY apps/workers/requirements.runtime.lock ./
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir -r requirements.runtime.lock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /prefetch/pip -r requirements.runtime.lock \
     && /opt/venv/bin/pip uninstall --yes --quiet pip
 COPY apps/workers/ ./
 

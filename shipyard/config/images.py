@@ -12,8 +12,19 @@ class AppImage(Strict):
     dockerfile: str = Field(description="Production Dockerfile, relative to the repository root (the build context).")
     dev_dockerfile: str | None = Field(None, description="Dev Dockerfile, built to measure the size reduction.")
     budget_mb: float = Field(gt=0, description="Largest compressed size (registry manifest), in MB, that passes.")
+    prefetch: list[str] = Field(
+        default_factory=list,
+        description="Lock files (relative to the repository root) whose packages the build installs: builds run with "
+        "no network, so these are fetched first into .shipyard-prefetch/<app>/ in the build context (pip/: wheels, "
+        "npm/: an npm cache; the app's toolchain decides which).",
+    )
 
     _paths = field_validator("dockerfile", "dev_dockerfile")(relative_path)
+
+    @field_validator("prefetch")
+    @classmethod
+    def _prefetch_paths(cls, paths: list[str]) -> list[str]:
+        return [relative_path(p) for p in paths]
 
 
 class Images(Strict):

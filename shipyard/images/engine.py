@@ -48,7 +48,9 @@ def build(
     no_cache: bool = False,
     labels: dict[str, str] | None = None,
 ) -> Built:
-    """Legacy builder (no BuildKit here) on the host network: no bridge networks exist on these machines."""
+    """Legacy builder (no BuildKit here) with no network at all: a Dockerfile is the repository's code, and with the
+    host's network its RUN steps would reach everything on 127.0.0.1. What it installs is fetched before the build
+    (shipyard.images.prefetch)."""
     log: list[str] = []
     image_id = None
     started = time.monotonic()
@@ -57,7 +59,7 @@ def build(
         dockerfile=dockerfile,
         tag=tag,
         buildargs=build_args,
-        network_mode="host",
+        network_mode="none",
         rm=True,
         forcerm=True,
         pull=False,

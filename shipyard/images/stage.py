@@ -23,10 +23,15 @@ class ImageJob:
     images: Images
     context: Path
     tags: tuple[str, ...]
+    untrusted: bool = True
 
     @property
     def name(self) -> str:
-        return f"{self.images.namespace}/{self.app}"
+        """Images built while checking untrusted code go under `<namespace>/untrusted/`: a pull request's build
+        never writes a tag a release, a deploy or a person pulling `<namespace>/<app>` would read."""
+        return (
+            f"{self.images.namespace}/untrusted/{self.app}" if self.untrusted else f"{self.images.namespace}/{self.app}"
+        )
 
     @property
     def repository(self) -> str:

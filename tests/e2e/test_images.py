@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -10,11 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from shipyard.checks.model import CheckSpec, Status
 from shipyard.config import load_config
 from shipyard.files import free_port
+from shipyard.images.prefetch import folder
 from shipyard.images.registry import RegistryClient
 from shipyard.images.stage import ImageJob, build_and_push
 from shipyard.sample import commit_all, create_sample_repo
@@ -49,8 +52,9 @@ def test_with_images_builds_pushes_and_the_registry_lists_every_tag(
                    "--stage", "docs", "--with-images")  # fmt: skip
     assert run.code == 0, run.output  # images are optional on main: over-budget images do not block
     client = RegistryClient(registry)
-    for app in APPS:
-        assert client.tags(f"platform/{app}") == sorted([f"sha-{sha[:12]}", "v1.4.2", "1.4", "1", "main"]), app
+    for app in APPS:  # a pull request's build: never under the names a release or a deploy reads
+        assert client.tags(f"platform/untrusted/{app}") == sorted([f"sha-{sha[:12]}", "v1.4.2", "1.4", "1", "main"])
+        assert client.tags(f"platform/{app}") == [], app
         assert f"{app}/image" in run.output
     assert "ml/image (" not in run.output.strip().splitlines()[-1]  # ml is within its 500 MB budget
     with client_for(shipyard_env) as prefect:
@@ -60,7 +64,7 @@ def test_with_images_builds_pushes_and_the_registry_lists_every_tag(
     sizes = next(a for a in artifacts if a.key == "image-sizes")
     assert isinstance(sizes.data, str) and "reduction vs dev" in sizes.data and "compressed" in sizes.data
 
-    image = f"{registry}/platform/api:sha-{sha[:12]}"
+    image = f"{registry}/platform/untrusted/api:sha-{sha[:12]}"
     port = free_port()
     container = docker_engine.create_container(
         image,
@@ -104,7 +108,7 @@ def test_wrong_credentials_fail_the_build_check_with_the_registrys_message_and_p
     assert "push of" in run.output and "failed after 2 attempt(s)" in run.output
     assert "unauthorized" in run.output.lower()
     assert "not-the-password" not in run.output
-    assert RegistryClient(private_registry, REGISTRY_USER, REGISTRY_PASSWORD).tags("platform/api") == []
+    assert RegistryClient(private_registry, REGISTRY_USER, REGISTRY_PASSWORD).tags("platform/untrusted/api") == []
 
 
 def test_the_right_credentials_push(shipyard_env: dict[str, str], private_registry: str, tmp_path: Path) -> None:
@@ -113,7 +117,7 @@ def test_the_right_credentials_push(shipyard_env: dict[str, str], private_regist
     run = images_run(shipyard_env, repo, sha, "--app", "workers")
     assert "workers/image" in run.output
     assert f"sha-{sha[:12]}" in RegistryClient(private_registry, REGISTRY_USER, REGISTRY_PASSWORD).tags(
-        "platform/workers"
+        "platform/untrusted/workers"
     )
 
 
@@ -145,7 +149,9 @@ def test_a_push_that_fails_half_way_leaves_no_partial_tag(docker_engine: Any, re
     create_sample_repo(repo)
     config = load_config(repo / "shipyard.yaml")
     images = config.images.model_copy(update={"registry": registry, "push_attempts": 2})
-    job = ImageJob("ml", images.apps["ml"], images, repo, ("first", "second"))
+    folder(repo, "ml")  # the production image installs the standard library only: nothing to fetch
+    settings = images.apps["ml"].model_copy(update={"dev_dockerfile": None})
+    job = ImageJob("ml", settings, images, repo, ("first", "second"))
     spec = CheckSpec.for_stage("images", "ml", "image", required=False, on_unavailable="fail", timeout=600,
                                content_key="")  # fmt: skip
     client = RegistryClient(registry)
@@ -153,8 +159,67 @@ def test_a_push_that_fails_half_way_leaves_no_partial_tag(docker_engine: Any, re
     result = build_and_push(spec, job, api, client, None, backoff=lambda attempt: 0)
     assert result.status is Status.FAILED
     assert result.summary == (
-        f"push of {registry}/platform/ml:second failed after 2 attempt(s): received unexpected HTTP status: "
+        f"push of {registry}/platform/untrusted/ml:second failed after 2 attempt(s): received unexpected HTTP status: "
         "500 Internal Server Error; removed the tags pushed before the failure: first"
     )
     assert api.pushes == 3
-    assert client.tags("platform/ml") == []
+    assert client.tags("platform/untrusted/ml") == []
+
+
+ATTACK = """\
+import socket, sys, urllib.request
+for name, port in (("prefect api", {listener}), ("registry", {registry_port})):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+        print(name, "REACHED")
+    except OSError as exc:
+        print(name, "UNREACHABLE", type(exc).__name__)
+manifest = urllib.request.Request("http://{registry}/v2/platform/api/manifests/pwned", data=b"{{}}", method="PUT",
+                                  headers={{"Content-Type": "application/vnd.docker.distribution.manifest.v2+json"}})
+try:
+    urllib.request.urlopen(manifest, timeout=3)
+    print("manifest PUT ACCEPTED")
+except urllib.error.HTTPError as exc:
+    print("manifest PUT ANSWERED", exc.code)  # the registry was reached, whatever it said
+except OSError as exc:
+    print("manifest PUT UNREACHABLE", type(exc).__name__)
+"""
+
+
+def test_a_pull_requests_dockerfile_reaches_neither_the_machine_nor_the_registry(
+    shipyard_env: dict[str, str], registry: str, docker_engine: Any, tmp_path: Path
+) -> None:
+    with socket.socket() as listener:  # stands for the Prefect API on 127.0.0.1:4200
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        repo, _ = sample_with_registry(tmp_path, registry)
+        port = listener.getsockname()[1]
+        attack = ATTACK.format(listener=port, registry=registry, registry_port=registry.split(":")[1])
+        (repo / "infra" / "docker" / "attack.py").write_text(attack)
+        (repo / "infra" / "docker" / "api.Dockerfile").write_text(
+            "ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11\nFROM ${PYTHON_RUNTIME}\n"
+            "COPY infra/docker/attack.py /attack.py\nRUN python3 /attack.py > /attack.txt 2>&1; cat /attack.txt\n"
+        )
+        config = yaml.safe_load((repo / "shipyard.yaml").read_text())
+        config["images"]["apps"] = {"api": {"dockerfile": "infra/docker/api.Dockerfile", "budget_mb": 100}}
+        (repo / "shipyard.yaml").write_text(yaml.safe_dump(config))
+        sha = commit_all(repo, "a pull request's Dockerfile")
+        run = images_run(shipyard_env, repo, sha, "--app", "api")
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected
+    pushed = RegistryClient(registry).tags("platform/untrusted/api")
+    assert f"sha-{sha[:12]}" in pushed, run.output  # the build ran, passed and was pushed where PR images go
+    image = f"{registry}/platform/untrusted/api:sha-{sha[:12]}"
+    # the build's RUN step wrote what it reached into the image
+    offline = docker_engine.create_host_config(network_mode="none")
+    container = docker_engine.create_container(image, ["cat", "/attack.txt"], host_config=offline)
+    try:
+        docker_engine.start(container)
+        docker_engine.wait(container, timeout=60)
+        said = docker_engine.logs(container).decode()
+    finally:
+        docker_engine.remove_container(container, force=True)
+    assert "prefect api UNREACHABLE" in said and "registry UNREACHABLE" in said, said
+    assert "manifest PUT UNREACHABLE" in said and "REACHED" not in said, said
+    assert RegistryClient(registry).tags("platform/api") == []
