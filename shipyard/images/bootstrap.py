@@ -70,7 +70,7 @@ def bootstrap(api: Any, force: bool = False) -> list[str]:
             if force or DEBIAN in created or _recipe_of(api, image) != digest:
                 try:
                     engine.build(api, context, dockerfile, image, {"DEBIAN_BASE": DEBIAN}, timeout=900,
-                                 labels={RECIPE_LABEL: digest})  # fmt: skip
+                                 labels={RECIPE_LABEL: digest}, network="host")  # our own recipes, apt  # fmt: skip
                 except engine.BuildFailed as exc:
                     raise BootstrapFailed(f"base image {image}: {exc}") from None
                 created.append(image)

@@ -47,10 +47,12 @@ def build(
     timeout: float,
     no_cache: bool = False,
     labels: dict[str, str] | None = None,
+    network: str = "none",
 ) -> Built:
-    """Legacy builder (no BuildKit here) with no network at all: a Dockerfile is the repository's code, and with the
-    host's network its RUN steps would reach everything on 127.0.0.1. What it installs is fetched before the build
-    (shipyard.images.prefetch)."""
+    """Legacy builder (no BuildKit here), by default with no network at all: a Dockerfile is the repository's code,
+    and with the host's network its RUN steps would reach everything on 127.0.0.1. What it installs is fetched before
+    the build (shipyard.images.prefetch). Only Shipyard's own images (base images, the worker) build with
+    network="host" (no bridge networks exist on these machines)."""
     log: list[str] = []
     image_id = None
     started = time.monotonic()
@@ -59,7 +61,7 @@ def build(
         dockerfile=dockerfile,
         tag=tag,
         buildargs=build_args,
-        network_mode="none",
+        network_mode=network,
         rm=True,
         forcerm=True,
         pull=False,

@@ -26,5 +26,5 @@ def build_worker_image(api: Any, tag: str = WORKER_IMAGE) -> str:
             else:
                 shutil.copy(source, context / name)
         shutil.copy(ROOT / "infra" / "docker" / "shipyard" / "worker.Dockerfile", context / "Dockerfile")
-        engine.build(api, context, "Dockerfile", tag, {}, timeout=1200)
+        engine.build(api, context, "Dockerfile", tag, {}, timeout=1200, network="host")  # our own recipe
     return tag
