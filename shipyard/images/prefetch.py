@@ -11,7 +11,6 @@ fetch is kept in the zone's store, keyed by its content and the toolchain, and f
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -81,8 +80,7 @@ def _fetched(prepared: Prepared, lockfile: Path, store: Path) -> Path:
 
 
 def _command(prepared: Prepared, root: Path, lockfile: str) -> list[str]:
-    if prepared.toolchain.kind == "node":
-        npm = os.path.join(prepared.toolchain.bin_dir, "npm")
-        return [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", str(root / "files" / "npm")]
+    if prepared.toolchain.kind == "node":  # npm from the sandbox's PATH, as installs run it
+        return ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--cache", str(root / "files" / "npm")]
     return [prepared.python, "-m", "pip", "download", "--no-input", "--dest", str(root / "files" / "pip"),
             "-r", lockfile]  # fmt: skip

@@ -53,7 +53,8 @@ def test_with_images_builds_pushes_and_the_registry_lists_every_tag(
     assert run.code == 0, run.output  # images are optional on main: over-budget images do not block
     client = RegistryClient(registry)
     for app in APPS:  # a pull request's build: never under the names a release or a deploy reads
-        assert client.tags(f"platform/untrusted/{app}") == sorted([f"sha-{sha[:12]}", "v1.4.2", "1.4", "1", "main"])
+        tags = sorted([f"sha-{sha[:12]}", "v1.4.2", "1.4", "1", "main"])
+        assert client.tags(f"platform/untrusted/{app}") == tags, run.output
         assert client.tags(f"platform/{app}") == [], app
         assert f"{app}/image" in run.output
     assert "ml/image (" not in run.output.strip().splitlines()[-1]  # ml is within its 500 MB budget
@@ -198,11 +199,11 @@ def test_a_pull_requests_dockerfile_reaches_neither_the_machine_nor_the_registry
         attack = ATTACK.format(listener=port, registry=registry, registry_port=registry.split(":")[1])
         (repo / "infra" / "docker" / "attack.py").write_text(attack)
         (repo / "infra" / "docker" / "api.Dockerfile").write_text(
-            "ARG PYTHON_RUNTIME=shipyard/python-runtime:3.11\nFROM ${PYTHON_RUNTIME}\n"
+            "ARG PYTHON_BUILDER=shipyard/python-builder:3.11\nFROM ${PYTHON_BUILDER}\n"
             "COPY infra/docker/attack.py /attack.py\nRUN python3 /attack.py > /attack.txt 2>&1; cat /attack.txt\n"
         )
         config = yaml.safe_load((repo / "shipyard.yaml").read_text())
-        config["images"]["apps"] = {"api": {"dockerfile": "infra/docker/api.Dockerfile", "budget_mb": 100}}
+        config["images"]["apps"] = {"api": {"dockerfile": "infra/docker/api.Dockerfile", "budget_mb": 1000}}
         (repo / "shipyard.yaml").write_text(yaml.safe_dump(config))
         sha = commit_all(repo, "a pull request's Dockerfile")
         run = images_run(shipyard_env, repo, sha, "--app", "api")
