@@ -17,7 +17,7 @@ from pathlib import Path
 from _harness import RUNS, finish, median, ratio, timed
 
 from shipyard import git
-from shipyard.checks.execute import execute, read_coverage
+from shipyard.checks.execute import execute, read_coverage, tool_cache, tool_cache_env
 from shipyard.checks.model import CheckResult, CheckSpec, Status, judge
 from shipyard.checks.plan import matrix, plan_checks
 from shipyard.config import load_config
@@ -33,7 +33,8 @@ def unsandboxed(spec: CheckSpec, prepared: Prepared, workspace: Path, sha: str, 
         app_dir = folder / spec.app_path
         if prepared.node_modules is not None:
             (app_dir / "node_modules").symlink_to(prepared.node_modules, target_is_directory=True)
-        result = run(shell(spec.command), cwd=app_dir, env=prepared.env(), timeout=spec.timeout)
+        env = prepared.env() | tool_cache_env(tool_cache(spec, prepared))  # the same warm tool caches
+        result = run(shell(spec.command), cwd=app_dir, env=env, timeout=spec.timeout)
         coverage_file = app_dir / spec.coverage_report if spec.coverage_report else None
         coverage = read_coverage(coverage_file.read_bytes()) if coverage_file and coverage_file.exists() else None
         junit = (app_dir / spec.junit).read_text() if spec.junit and (app_dir / spec.junit).exists() else None
