@@ -64,7 +64,7 @@ def test_the_flows_release_an_image_to_ecs_signed_by_the_block(
         first = release(text, "1.0.0", str(tmp_path))
         second = release(text, "1.1.0", str(tmp_path))
         APILogWorker.drain_all()  # the runs' logs reach this server, not whatever API is configured after the block
-        assert (first.succeeded, second.succeeded) == (True, True), (first, second)
+        assert (first.succeeded, second.succeeded) == (True, True), (first.reason, second.reason)
         assert (first.release.colour, second.release.colour) == ("green", "blue")
         assert platform.weights() == {"blue": 100, "green": 0}
         services = platform.services()
