@@ -25,12 +25,14 @@ from tests.support.http_standin import healthy_app, serving
 
 pytestmark = pytest.mark.slow
 
+# max_p95_ms 10000: latency is judged in test_rollout's table; on a shared test machine a p95 measures the machine
+# (a run of the whole suite saw 716 ms at 100% and rolled the first release back)
 CONFIG = (
     API_APP
     + """\
 environments:
   staging:
-    rollout: {{steps: [25, 100], pause_seconds: 0.2, min_samples: 3, scale_down_delay_seconds: 0}}
+    rollout: {{steps: [25, 100], pause_seconds: 0.2, min_samples: 3, scale_down_delay_seconds: 0, max_p95_ms: 10000}}
     target:
 {target}"""
 )
