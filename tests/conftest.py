@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -92,6 +93,16 @@ def prefect_server(postgres_server: str, tmp_path_factory: pytest.TempPathFactor
             raise
         yield server
         server.stop()
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A port on the machine's loopback with something listening: the Prefect API, a registry, anything a sandboxed
+    command must not reach."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from shipyard.sample import commit_all, create_sample_repo
 from shipyard.toolchains import resolve
 from tests.capabilities import require_tools
 from tests.support.configs import API_APP
+from tests.support.probes import processes_named
 
 pytestmark = pytest.mark.slow
 
@@ -257,14 +258,3 @@ def test_sigterm_to_a_running_pr_checks_leaves_no_check_process_and_ends_the_run
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(match[1])])))
     assert runs[0].state is not None and runs[0].state.type is StateType.CRASHED
     assert "stopped by SIGTERM" in (runs[0].state.message or "")
-
-
-def processes_named(tag: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if cmdline.read_bytes().startswith(tag.encode()):
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return found

@@ -20,20 +20,14 @@ from shipyard.sample import commit_all, create_sample_repo
 from shipyard.toolchains import resolve
 from tests.capabilities import require_tools
 from tests.e2e.test_pr_checks import shipyard
+from tests.support.configs import API_APP
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).parents[2]
-CONFIG = """\
-version: 1
-project: zones
-apps:
-  api:
-    path: apps/api
-    toolchain: python
-    versions: ["3.11"]
-    lockfile: requirements.lock
-    checks: {{lint: ruff check .}}
+CONFIG = (
+    API_APP
+    + """\
     serve:
       command: uvicorn api.main:create_app --factory --host 127.0.0.1 --port {{port}}
       smoke:
@@ -47,6 +41,7 @@ environments:
 branches:
   - {{branch: staging, environment: staging, required: [quality]}}
 """
+)
 
 
 def lint_key(repo: Path, sha: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from shipyard.runner import run, shell
 from shipyard.sandbox import SANDBOX_USER, Sandbox, read_back, sandboxed
 from tests.capabilities import require
+from tests.support.probes import processes_named
 
 SECRET = "ghp_sandbox_secret_0123456789"
 
@@ -22,15 +22,6 @@ SECRET = "ghp_sandbox_secret_0123456789"
 @pytest.fixture(autouse=True)
 def _bubblewrap() -> None:
     require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    """A port on the machine's loopback with something listening: the Prefect API, a registry, anything."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        yield server.getsockname()[1]
 
 
 @pytest.fixture
@@ -86,20 +77,9 @@ def test_a_timeout_ends_every_process_the_command_started_setsid_or_not(box: tup
     result = run(sandboxed(sandbox, shell(f"setsid bash -c 'exec -a {tag} sleep 300' & sleep 300"), work), timeout=2)
     assert result.timed_out
     deadline = time.monotonic() + 5
-    while (left := _processes_named(tag)) and time.monotonic() < deadline:
+    while (left := processes_named(tag)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
-
-
-def _processes_named(tag: str) -> list[int]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if cmdline.read_bytes().startswith(tag.encode()):
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_a_report_the_command_links_to_a_file_of_the_machine_is_not_read_back(

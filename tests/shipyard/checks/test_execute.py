@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from shipyard.deps import Prepared
 from shipyard.toolchains import resolve
 from tests.capabilities import require
 from tests.shipyard.checks.factories import spec
+from tests.support.probes import processes_named
 
 SECRETS = {
     "GITHUB_TOKEN": "ghp_execute_secret_0123456789",
@@ -36,14 +35,6 @@ cat {home}/ledger.db {home}/.prefect/profiles.toml
 ls -la /var/run/docker.sock /run/docker.sock
 echo poisoned > {deps}/venv/poison.pth && echo "WROTE DEPS"
 """
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        yield server.getsockname()[1]
 
 
 @pytest.fixture
@@ -98,38 +89,6 @@ def test_a_check_that_escapes_into_a_new_session_does_not_outlive_its_timeout(tm
     result = execute(check, prepared(tmp_path), repo, sha, tmp_path / "scratch")
     assert result.status is Status.FAILED and "timed out" in result.summary
     deadline = time.monotonic() + 5  # the namespace's processes are being killed as the sandbox ends
-    while (left := _named(tag)) and time.monotonic() < deadline:
+    while (left := processes_named(tag)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
-
-
-def _named(tag: str) -> list[Path]:
-    return [p for p in Path("/proc").glob("[0-9]*/cmdline") if _reads(p).startswith(tag.encode())]
-
-
-def _reads(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
-
-
-def test_a_checks_tool_cache_outlives_its_run_for_the_same_install_and_is_seen_by_no_other(tmp_path: Path) -> None:
-    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
-    script = (
-        'echo "mypy cache: $(cat "$MYPY_CACHE_DIR/state" 2>/dev/null || echo cold)"\n'
-        'mkdir -p "$MYPY_CACHE_DIR" && echo warm > "$MYPY_CACHE_DIR/state"\n'
-        'touch "$SHIPYARD_TOOL_CACHE/eslintcache" && exit 1\n'  # failing keeps the output in the result
-    )
-    repo, sha = repository(tmp_path, script)
-    check = replace(spec("typecheck"), command="bash check.sh", timeout=60)
-    same = prepared(tmp_path)
-    first = execute(check, same, repo, sha, tmp_path / "scratch")
-    again = execute(check, same, repo, sha, tmp_path / "scratch")
-    assert "mypy cache: cold" in (first.tail or ""), first.tail
-    assert "mypy cache: warm" in (again.tail or ""), again.tail
-    other_root = tmp_path / "home" / "cache" / "deps" / "protected" / "python" / "api-key"
-    (other_root / "venv" / "bin").mkdir(parents=True)
-    other = replace(same, root=str(other_root))  # another zone's (or another lock file's) install
-    assert "mypy cache: cold" in (execute(check, other, repo, sha, tmp_path / "scratch").tail or "")
-    assert (Path(same.root) / "tool-caches" / "typecheck" / "eslintcache").exists()
