@@ -157,12 +157,11 @@ def install(name: str, app: App, toolchain: Toolchain, workspace: Path, sha: str
             sandbox = prepared.sandbox((root,), temp, egress=gate, env=settings)
             result = run(sandboxed(sandbox, shell(command), root / "src"), timeout=INSTALL_TIMEOUT)
         reclaim(root)  # what the install wrote is the pipeline's again: no sandboxed command may change it
-        _must(result, name, f"`{command}`", gate.refused)
+        _must(result, name, f"`{command}`", gate.refusals())
         (root / DONE_MARKER).write_text(prepared.key)
     return prepared
 
 
-def _must(result: CommandResult, name: str, what: str, refused: list[str] | None = None) -> None:
+def _must(result: CommandResult, name: str, what: str, refusals: str = "") -> None:
     if not result.ok:
-        why = f"\nthe sandbox's proxy refused (not a package registry): {', '.join(refused[:5])}" if refused else ""
-        raise DependencyInstallFailed(f"{name}: {what} failed (exit {result.returncode}):\n{result.tail(20)}{why}")
+        raise DependencyInstallFailed(f"{name}: {what} failed (exit {result.returncode}):\n{result.tail(20)}{refusals}")

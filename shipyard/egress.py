@@ -91,6 +91,12 @@ class Egress:
     def socket(self) -> Path:
         return self.folder / "proxy.sock"
 
+    def refusals(self) -> str:
+        """What the proxy refused, as a line to add to a failed command's error ('' when nothing was)."""
+        if not self.refused:
+            return ""
+        return f"\nthe sandbox's proxy refused (not a package registry): {', '.join(self.refused[:5])}"
+
     def env(self) -> dict[str, str]:
         """How pip and npm inside the sandbox find the proxy (the relay's port on the sandbox's loopback)."""
         url = f"http://127.0.0.1:{RELAY_PORT}"

@@ -69,11 +69,8 @@ def _fetched(prepared: Prepared, lockfile: Path, store: Path) -> Path:
             result = run(sandboxed(sandbox, _command(prepared, root, lockfile.name), root / "work"), timeout=TIMEOUT)
         reclaim(root)
         if not result.ok:
-            refused = (
-                f"\nthe proxy refused (not a package registry): {', '.join(gate.refused[:5])}" if gate.refused else ""
-            )
             raise PrefetchFailed(f"{prepared.app}: fetching {lockfile.name} for the image build failed "
-                                 f"(exit {result.returncode}):\n{result.tail(20)}{refused}")  # fmt: skip
+                                 f"(exit {result.returncode}):\n{result.tail(20)}{gate.refusals()}")  # fmt: skip
         shutil.rmtree(root / "work")
         (root / DONE).write_text(key)
     return root / "files"
