@@ -92,3 +92,24 @@ def test_a_check_that_escapes_into_a_new_session_does_not_outlive_its_timeout(tm
     while (left := processes_named(tag)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
+
+
+def test_a_checks_tool_cache_outlives_its_run_for_the_same_install_and_is_seen_by_no_other(tmp_path: Path) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    script = (
+        'echo "mypy cache: $(cat "$MYPY_CACHE_DIR/state" 2>/dev/null || echo cold)"\n'
+        'mkdir -p "$MYPY_CACHE_DIR" && echo warm > "$MYPY_CACHE_DIR/state"\n'
+        'touch "$SHIPYARD_TOOL_CACHE/eslintcache" && exit 1\n'  # failing keeps the output in the result
+    )
+    repo, sha = repository(tmp_path, script)
+    check = replace(spec("typecheck"), command="bash check.sh", timeout=60)
+    same = prepared(tmp_path)
+    first = execute(check, same, repo, sha, tmp_path / "scratch")
+    again = execute(check, same, repo, sha, tmp_path / "scratch")
+    assert "mypy cache: cold" in (first.tail or ""), first.tail
+    assert "mypy cache: warm" in (again.tail or ""), again.tail
+    other_root = tmp_path / "home" / "cache" / "deps" / "protected" / "python" / "api-key"
+    (other_root / "venv" / "bin").mkdir(parents=True)
+    other = replace(same, root=str(other_root))  # another zone's (or another lock file's) install
+    assert "mypy cache: cold" in (execute(check, other, repo, sha, tmp_path / "scratch").tail or "")
+    assert (Path(same.root) / "tool-caches" / "typecheck" / "eslintcache").exists()
