@@ -211,7 +211,8 @@ def test_a_failed_install_is_retried_then_its_checks_are_skipped(shipyard_env: d
     repo = tmp_path / "repo"
     create_sample_repo(repo)
     lock = repo / "apps" / "workers" / "requirements.lock"
-    lock.write_text(lock.read_text() + "shipyard-no-such-package-xyz==0.0.1\n")
+    # first in the file: pip stops at it before downloading the rest, so each of the three attempts takes seconds
+    lock.write_text("shipyard-no-such-package-xyz==0.0.1\n" + lock.read_text())
     sha = commit_all(repo, "lock a package that does not exist")
     run = shipyard(shipyard_env, "run", "pr-checks", "--repo", str(repo), "--sha", sha, "--app", "workers", *QUALITY)
     assert run.code == 1, run.output
