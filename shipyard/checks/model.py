@@ -77,7 +77,6 @@ class CheckResult:
     coverage: float | None = None
     tool_junit: str | None = None
     cached: bool = False
-    cpu_seconds: float = 0.0
     findings: tuple[Finding, ...] = ()
     details: tuple[tuple[str, str], ...] = ()  # stage-specific figures (image sizes...), for reports
 
@@ -125,11 +124,8 @@ def from_command(
     coverage: float | None = None,
     tool_junit: str | None = None,
 ) -> CheckResult:
-    """A verdict on a check that ran a command: its time, CPU and the tail of its output come with it."""
-    return CheckResult(
-        spec, status, summary, result.duration, result.tail(TAIL_LINES), coverage, tool_junit,
-        cpu_seconds=result.cpu_seconds,
-    )  # fmt: skip
+    """A verdict on a check that ran a command: its time and the tail of its output come with it."""
+    return CheckResult(spec, status, summary, result.duration, result.tail(TAIL_LINES), coverage, tool_junit)
 
 
 def not_run(spec: CheckSpec, status: Status, reason: str) -> CheckResult:

@@ -1,8 +1,9 @@
-"""Longest-expected-first ordering of ready checks, from the CPU time of earlier runs on this machine.
+"""Longest-expected-first ordering of ready checks, from how long they took in earlier runs on this machine.
 
 Starting the slowest check first keeps it off the end of the critical path: on two cores the difference
-between FIFO and longest-first is most of the parallel speed-up. CPU time, unlike wall time, does not grow
-when other checks compete for the cores, so estimates from parallel and serial runs agree.
+between FIFO and longest-first is most of the parallel speed-up. The estimate is wall time: a sandboxed command's
+CPU time cannot be read back (its PID namespace's init is never reaped, so wait4 sees only bwrap's own few
+milliseconds), and contention stretches every check of a parallel run alike, which keeps their order.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class DurationHistory:
         self.seconds: dict[str, float] = _load(path)
 
     def expected(self, spec: CheckSpec) -> float:
-        """CPU seconds we expect the check to take; an unknown check counts as a typical one."""
+        """Seconds we expect the check to take; an unknown check counts as a typical one."""
         known = self.seconds.get(spec.name)
         if known is not None:
             return known
@@ -36,14 +37,14 @@ class DurationHistory:
 
     def record(self, results: Iterable[CheckResult]) -> None:
         """Fold in the durations of checks that really ran (cached results say nothing new)."""
-        fresh = [r for r in results if not r.cached and r.cpu_seconds > 0]
+        fresh = [r for r in results if not r.cached and r.duration > 0]
         if not fresh:
             return
         with locked(self.path):
             merged = _load(self.path)
             for r in fresh:
                 old = merged.get(r.spec.name)
-                new = r.cpu_seconds
+                new = r.duration
                 merged[r.spec.name] = new if old is None else SMOOTHING * new + (1 - SMOOTHING) * old
             write_atomically(self.path, json.dumps(merged, indent=1, sort_keys=True))
         self.seconds = merged

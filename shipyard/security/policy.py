@@ -16,7 +16,7 @@ LISTED = 5
 
 def verdict(spec: CheckSpec, outcome: ScanOutcome, policy: Security, today: datetime.date) -> CheckResult:
     def result(status: Status, summary: str, findings: tuple[Finding, ...] = ()) -> CheckResult:
-        return CheckResult(spec, status, summary, outcome.duration, cpu_seconds=outcome.cpu_seconds, findings=findings)
+        return CheckResult(spec, status, summary, outcome.duration, findings=findings)
 
     if outcome.unavailable:
         return result(Status.UNAVAILABLE, outcome.unavailable)

@@ -73,7 +73,6 @@ class ScanOutcome:
     unavailable: str | None = None
     note: str = ""
     duration: float = 0.0
-    cpu_seconds: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -207,17 +206,15 @@ def _run(tool: str, invocations: list[Invocation], root: Path, timeout: float, t
     started = time.monotonic()
     findings: list[Finding] = []
     raw: dict[str, Any] = {}
-    cpu = 0.0
     try:
         executable = str(tools.ensure(tool, tool_store)) if tool in tools.TOOLS else tool
         for number, invocation in enumerate(invocations):
             result = run([executable, *invocation.args], cwd=root / invocation.cwd, env=tool_env(), timeout=timeout)
-            cpu += result.cpu_seconds
             raw[f"{invocation.cwd}#{number}"] = _sanitised(result)
             findings += invocation.parse(result)
     except (tools.ToolUnavailable, ToolNotFound, ScannerUnavailable) as exc:
-        return ScanOutcome(unavailable=str(exc), duration=time.monotonic() - started, cpu_seconds=cpu, raw=raw)
-    return ScanOutcome(tuple(findings), duration=time.monotonic() - started, cpu_seconds=cpu, raw=raw)
+        return ScanOutcome(unavailable=str(exc), duration=time.monotonic() - started, raw=raw)
+    return ScanOutcome(tuple(findings), duration=time.monotonic() - started, raw=raw)
 
 
 # Keys under which tools copy the scanned source lines: a found secret would travel with them into reports.

@@ -6,8 +6,8 @@ from shipyard.checks.schedule import DurationHistory, LongestFirst
 from tests.shipyard.checks.factories import result, spec
 
 
-def ran(check: str, cpu: float, cached: bool = False):  # type: ignore[no-untyped-def]
-    return replace(result(Status.PASSED, check=check), cpu_seconds=cpu, cached=cached)
+def ran(check: str, seconds: float, cached: bool = False):  # type: ignore[no-untyped-def]
+    return replace(result(Status.PASSED, check=check), duration=seconds, cached=cached)
 
 
 def test_pops_longest_expected_first_and_unknown_as_typical(tmp_path: Path) -> None:
