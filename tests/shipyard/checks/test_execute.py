@@ -14,6 +14,7 @@ import pytest
 
 from shipyard.checks.execute import execute
 from shipyard.checks.model import Status
+from shipyard.checks.schedule import DurationHistory, LongestFirst
 from shipyard.deps import Prepared
 from shipyard.toolchains import resolve
 from tests.capabilities import require
@@ -113,3 +114,17 @@ def test_a_checks_tool_cache_outlives_its_run_for_the_same_install_and_is_seen_b
     other = replace(same, root=str(other_root))  # another zone's (or another lock file's) install
     assert "mypy cache: cold" in (execute(check, other, repo, sha, tmp_path / "scratch").tail or "")
     assert (Path(same.root) / "tool-caches" / "typecheck" / "eslintcache").exists()
+
+
+def test_the_longest_first_scheduler_learns_how_long_a_sandboxed_check_ran(tmp_path: Path) -> None:
+    require(shutil.which("bwrap") is not None, "bubblewrap (bwrap) is not installed")
+    repo, sha = repository(tmp_path, 'sleep "$1"\n')
+    slow, quick = (replace(spec(name), command=f"bash check.sh {pause}", timeout=60)
+                   for name, pause in (("slow", 1.0), ("quick", 0)))  # fmt: skip
+    deps, history = prepared(tmp_path), DurationHistory(tmp_path / "check-durations.json")
+    history.record([execute(check, deps, repo, sha, tmp_path / "scratch") for check in (quick, slow)])
+    assert history.expected(slow) >= 1.0  # what it ran for, not bwrap's own few milliseconds
+    queue: LongestFirst[str] = LongestFirst(history)
+    queue.push(quick, "quick")
+    queue.push(slow, "slow")
+    assert queue.pop() == "slow"
