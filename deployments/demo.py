@@ -28,12 +28,11 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
-from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments import local_server
 from deployments.approvals import answer
+from deployments.pools import create_process_pools
 from shipyard.home import Home
 from shipyard.processes import MARKER, kill_survivors, restore_default_signals, wait_for_none
 from shipyard.release.local import running_processes
@@ -159,9 +158,7 @@ def release(api: str, repo: Path, sha: str, approve: str) -> None:
 
 def register(env: dict[str, str]) -> None:
     with SyncPrefectClient(env["PREFECT_API_URL"]) as client:
-        for pool in POOLS:
-            with contextlib.suppress(ObjectAlreadyExists):
-                client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        create_process_pools(client, *POOLS)
     prefect = str(Path(sys.executable).parent / "prefect")
     done = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip

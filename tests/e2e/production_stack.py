@@ -16,11 +16,10 @@ from uuid import UUID
 import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.exceptions import ObjectAlreadyExists
 
+from deployments.pools import create_process_pools
 from shipyard.config import load_config
 from shipyard.files import free_port
 from shipyard.home import Home
@@ -210,9 +209,7 @@ def production_stack(
             slack_standin(SLACK_TOKEN, {"#deployments"}) as slack,
             SyncPrefectClient(env["PREFECT_API_URL"]) as client,
         ):
-            for pool in ("shipyard-checks", "shipyard-deploy"):
-                with contextlib.suppress(ObjectAlreadyExists):
-                    client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            create_process_pools(client, "shipyard-checks", "shipyard-deploy")
             registered = subprocess.run([prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
                                         capture_output=True, text=True, timeout=300)  # fmt: skip
             assert registered.returncode == 0, registered.stdout + registered.stderr

@@ -45,6 +45,10 @@ def test_prefect_deploy_registers_the_five_deployments_and_the_nightly_cron_in_u
     ((schedule),) = [s.schedule for s in nightly.schedules]
     assert (schedule.cron, schedule.timezone) == ("0 2 * * *", "UTC")  # type: ignore[union-attr]
     assert nightly.parameters == {"repo": str(stack.repo), "branch": "main"}
+    # the pools start the engine directly (deployments/pools.py): no workspace supervisor importing Prefect first
+    pool = stack.client.read_work_pool("shipyard-deploy")
+    command = pool.base_job_template["variables"]["properties"]["command"]["default"]
+    assert command == f"{sys.executable} -m prefect.engine"
 
 
 def test_a_push_to_staging_deploys_without_approval(stack: Stack) -> None:
