@@ -42,16 +42,16 @@ accepted: set[str] = set()
 refused: list[str] = []
 try:
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
+    from deployments.pools import create_process_pools
     from deployments.webhook_relay import spool_path
     from shipyard.files import free_port
     from shipyard.runner import spawn, stop
 
     with SyncPrefectClient(server.api_url) as client:
-        client.create_work_pool(WorkPoolCreate(name="shipyard-checks", type="process"))
+        create_process_pools(client, "shipyard-checks")
         deployment = client.create_deployment(
             client.create_flow_from_name("pr-checks"), "pr-checks", work_pool_name="shipyard-checks"
         )

@@ -1,4 +1,4 @@
-"""The process work pools Shipyard's own tooling creates on a server (the demo, the tests' stacks).
+"""The process work pools Shipyard's own tooling creates on a server (the demo, the tests, the benches).
 
 Their flow runs start the engine with this interpreter directly. Left to its default, Prefect 3.9's process worker
 starts a workspace supervisor that imports Prefect, runs the pull steps, then execs `python -m prefect.engine`,
@@ -28,6 +28,7 @@ def engine_template(python: str = sys.executable) -> dict[str, Any]:
 
 def create_process_pools(client: SyncPrefectClient, *names: str) -> None:
     """Each pool unless the server has it already (an existing pool is left as its owner configured it)."""
+    template = engine_template()
     for name in names:
         with contextlib.suppress(ObjectAlreadyExists):
-            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=engine_template()))
+            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))

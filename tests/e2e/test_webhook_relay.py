@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
@@ -13,10 +12,9 @@ from uuid import UUID
 import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-from prefect.exceptions import ObjectAlreadyExists
 
+from deployments.pools import create_process_pools
 from shipyard.files import free_port
 from shipyard.runner import spawn, stop
 from tests.deployments.test_webhook_relay import delivery, push
@@ -30,8 +28,7 @@ SAMPLE_CONFIG = Path(__file__).parents[2] / "examples" / "platform" / "shipyard.
 def pr_checks_deployment(shipyard_env: dict[str, str]) -> UUID:
     """The pr-checks deployment on the test server's process pool (no worker: runs stay scheduled)."""
     with SyncPrefectClient(shipyard_env["PREFECT_API_URL"]) as client:
-        with contextlib.suppress(ObjectAlreadyExists):
-            client.create_work_pool(WorkPoolCreate(name="shipyard-checks", type="process"))
+        create_process_pools(client, "shipyard-checks")
         flow_id = client.create_flow_from_name("pr-checks")
         return client.create_deployment(
             flow_id, "pr-checks", work_pool_name="shipyard-checks", entrypoint="flows/pr_checks.py:pr_checks"
