@@ -12,6 +12,7 @@ from subprocess import Popen
 
 import httpx
 
+from shipyard import tls
 from shipyard.errors import ShipyardError
 from shipyard.home import Home
 from shipyard.processes import Stopped, process_alive, stop_group
@@ -40,7 +41,7 @@ class LocalServer:
 
 def healthy(api_url: str) -> bool:
     try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+        return httpx.get(f"{api_url}/health", timeout=2, verify=tls.context()).status_code == 200
     except httpx.HTTPError:
         return False
 

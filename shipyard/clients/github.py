@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import httpx
 
+from shipyard import tls
 from shipyard.errors import ShipyardError
 
 StatusState = Literal["pending", "success", "failure", "error"]
@@ -42,6 +43,7 @@ class GitHubClient:
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             timeout=timeout,
+            verify=tls.context(),
             headers={
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/vnd.github+json",

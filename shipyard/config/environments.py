@@ -27,6 +27,9 @@ class Rollout(Strict):
     )
     max_p95_ms: float = Field(SPEC.max_p95_ms, gt=0, description="Roll back above this p95 latency.")
     min_samples: int = Field(SPEC.min_samples, ge=1, description="Requests sampled at a step before it may pass.")
+    probe_rate: float = Field(
+        SPEC.probe_rate, gt=0, description="Requests a second the release's probe sends through the router."
+    )
     health_timeout_seconds: float = Field(
         SPEC.health_timeout.total_seconds(), gt=0, description="The new colour must be ready within this."
     )
@@ -51,6 +54,7 @@ class Rollout(Strict):
             max_error_rate=self.max_error_rate,
             max_p95_ms=self.max_p95_ms,
             min_samples=self.min_samples,
+            probe_rate=self.probe_rate,
             health_timeout=datetime.timedelta(seconds=self.health_timeout_seconds),
             scale_down_delay=datetime.timedelta(seconds=self.scale_down_delay_seconds),
         )

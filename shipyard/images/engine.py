@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -81,6 +82,19 @@ def build(
     if image_id is None:
         raise BuildFailed(f"{dockerfile}: the engine reported no image\n" + "".join(log[-LOG_TAIL:]))
     return Built(image_id, int(api.inspect_image(image_id)["Size"]))
+
+
+def rebuild(api: Any, context: Path, dockerfile: str, tag: str, timeout: float, network: str = "none") -> Built:
+    """Build `tag` anew and remove the image it named before unless another tag or a container holds it (by ID,
+    the engine would also remove an image's last other tag): a tag rebuilt each time the sources change otherwise
+    leaves a dangling image behind every time."""
+    before = api.images(name=tag, quiet=True)
+    built = build(api, context, dockerfile, tag, {}, timeout, network=network)
+    for replaced in before:
+        if replaced != built.image_id and not api.inspect_image(replaced)["RepoTags"]:
+            with contextlib.suppress(Exception):  # docker's APIError (in use by a container): keeping it is safe
+                api.remove_image(replaced)
+    return built
 
 
 def push(

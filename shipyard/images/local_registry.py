@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from shipyard import tls
 from shipyard.errors import ShipyardError
 from shipyard.runner import spawn, stop
 
@@ -35,7 +36,7 @@ def start_registry(port: int, folder: Path, htpasswd: Path | None = None) -> sub
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code in (200, 401):
+            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1, verify=tls.context()).status_code in (200, 401):
                 return process
         except httpx.HTTPError:
             time.sleep(0.05)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from shipyard import tls
 from shipyard.errors import ShipyardError
 
 MANIFEST_TYPES = ", ".join(
@@ -29,7 +30,7 @@ class Manifest:
 class RegistryClient:
     def __init__(self, registry: str, username: str | None = None, password: str | None = None) -> None:
         auth = (username, password) if username and password is not None else None
-        self._http = httpx.Client(base_url=f"http://{registry}", auth=auth, timeout=30)
+        self._http = httpx.Client(base_url=f"http://{registry}", auth=auth, timeout=30, verify=tls.context())
 
     def tags(self, name: str) -> list[str]:
         response = self._get(f"/v2/{name}/tags/list")

@@ -16,7 +16,8 @@ SOURCES = ("pyproject.toml", "README.md", "prefect.yaml", "shipyard", "cli", "fl
 
 
 def build_worker_image(api: Any, tag: str = WORKER_IMAGE) -> str:
-    """Build from a context of Shipyard's sources only (never the checkout's virtualenv or caches)."""
+    """Build from a context of Shipyard's sources only (never the checkout's virtualenv or caches); the image it
+    replaces (about 870 MB each time Shipyard's sources change) is removed."""
     with tempfile.TemporaryDirectory(prefix="shipyard-worker-") as folder:
         context = Path(folder)
         for name in SOURCES:
@@ -26,5 +27,5 @@ def build_worker_image(api: Any, tag: str = WORKER_IMAGE) -> str:
             else:
                 shutil.copy(source, context / name)
         shutil.copy(ROOT / "infra" / "docker" / "shipyard" / "worker.Dockerfile", context / "Dockerfile")
-        engine.build(api, context, "Dockerfile", tag, {}, timeout=1200, network="host")  # our own recipe
+        engine.rebuild(api, context, "Dockerfile", tag, timeout=1200, network="host")  # our own recipe
     return tag

@@ -69,8 +69,9 @@ class Engine:
         if note:
             self._record_once(release, EventKind.NOTE, note, key="steps")
         outcome = Outcome(release, False, "")
+        url = self.backend.router_url(release.app)
         probe = LoadGenerator(
-            self.backend.router_url(release.app), keepalive_clients=2, fresh_clients=0, path=self.probe_path, pause=0.01
+            url, keepalive_clients=2, fresh_clients=0, path=self.probe_path, rate=self.spec.probe_rate
         )
         with probe:
             while True:

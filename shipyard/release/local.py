@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from shipyard import tls
 from shipyard.environment import carried
 from shipyard.errors import ShipyardError
 from shipyard.ledger.store import ReleaseView
@@ -133,7 +134,7 @@ class LocalBackend:
         base = self.preview_url(app, colour)
         try:
             for path in (spec.health_path, spec.ready_path):
-                if not httpx.get(base + path, timeout=PROBE_TIMEOUT).is_success:
+                if not httpx.get(base + path, timeout=PROBE_TIMEOUT, verify=tls.context()).is_success:
                     return Health.UNHEALTHY
         except httpx.HTTPError:
             return Health.UNKNOWN if self.running(app, colour) else Health.UNHEALTHY

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from shipyard import tls
 from shipyard.release.rollout import Analysis
 
 
@@ -41,7 +42,8 @@ class Window:
 
 
 class LoadGenerator:
-    """Threads sending GET url+path until stopped; failure = connection error, timeout or 5xx."""
+    """Threads sending GET url+path until stopped, `rate` requests a second in all or as fast as they can; failure =
+    connection error, timeout or 5xx."""
 
     def __init__(
         self,
@@ -50,13 +52,14 @@ class LoadGenerator:
         fresh_clients: int = 4,
         path: str = "/",
         timeout: float = 5.0,
-        pause: float = 0.0,
+        rate: float | None = None,
     ) -> None:
         self.url = url.rstrip("/") + path
         self.keepalive_clients = keepalive_clients
         self.fresh_clients = fresh_clients
         self.timeout = timeout
-        self.pause = pause
+        # each client's own share of the requests a second (None: as fast as the clients can go)
+        self.interval = (keepalive_clients + fresh_clients) / rate if rate else 0.0
         self.total = Window()
         self.window = Window()
         self._lock = threading.Lock()
@@ -88,12 +91,13 @@ class LoadGenerator:
         return closed
 
     def _client(self, keepalive: bool) -> None:
-        client = httpx.Client(timeout=self.timeout) if keepalive else None
+        client = httpx.Client(timeout=self.timeout, verify=tls.context()) if keepalive else None
+        due = time.monotonic()
         try:
             while not self._stop.is_set():
                 self._one(client)
-                if self.pause:
-                    time.sleep(self.pause)
+                due = max(due + self.interval, time.monotonic())  # a slow answer is not made up with a burst
+                self._stop.wait(max(0.0, due - time.monotonic()))
         finally:
             if client is not None:
                 client.close()
@@ -103,7 +107,9 @@ class LoadGenerator:
         current = self.window  # a request sent before a shift belongs to the step before it, however late it ends
         colour, failed, error = "", False, ""
         try:
-            response = client.get(self.url) if client else httpx.get(self.url, timeout=self.timeout)
+            response = (
+                client.get(self.url) if client else httpx.get(self.url, timeout=self.timeout, verify=tls.context())
+            )
             colour = response.headers.get("x-colour", "")
             failed = response.status_code >= 500
             error = f"HTTP {response.status_code}" if failed else ""

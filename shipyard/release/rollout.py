@@ -60,6 +60,7 @@ class RolloutSpec:
     max_error_rate: float = 0.01
     max_p95_ms: float = 500.0
     min_samples: int = 20
+    probe_rate: float = 20.0
     health_timeout: timedelta = timedelta(minutes=2)
     scale_down_delay: timedelta = timedelta(seconds=30)
 

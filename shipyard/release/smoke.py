@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from shipyard import tls
+
 TIMEOUT = 5.0
 
 
@@ -41,7 +43,7 @@ def verdict(check: SmokeCheck, status: int, body: str) -> str | None:
 def run_smoke(base_url: str, checks: list[SmokeCheck]) -> list[str]:
     """Every failure, in order; an empty list means every check passed."""
     failures = []
-    with httpx.Client(base_url=base_url, timeout=TIMEOUT) as client:
+    with httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=tls.context()) as client:
         for check in checks:
             try:
                 response = client.request(check.method, check.path)

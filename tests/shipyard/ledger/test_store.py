@@ -30,6 +30,23 @@ def test_migrations_match_the_models_and_rerun_cleanly(ledger: Ledger) -> None:
     assert diff == []
 
 
+def test_the_head_revision_is_alembics_and_an_older_ledger_is_upgraded(ledger: Ledger) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(store_module.MIGRATIONS))
+    assert store_module.head_revision() == ScriptDirectory.from_config(config).get_current_head()
+    with ledger.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")  # a ledger written by the release before the newest migration
+    ledger.migrate()  # not at head: Alembic runs
+    with ledger.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
 def test_full_event_history_in_order_with_who_and_why(ledger: Ledger) -> None:
     rid = release(ledger, "1.0.0")
     ledger.record(rid, EventKind.APPROVED, "alice", "change CHG-42 reviewed", details={"via": "ui"})

@@ -31,3 +31,14 @@ def test_a_request_sent_before_the_window_opened_is_not_counted_in_it() -> None:
     assert fresh.requests > 0
     assert max(fresh.latencies_ms) < 300, "the slow request that was in flight at the shift landed in the new window"
     assert window.requests >= 1 and max(window.latencies_ms) >= 500
+
+
+def test_the_probe_sends_no_more_than_its_rate_however_fast_the_answers() -> None:
+    """The release engine's probe is `rollout.probe_rate` a second, not as many as the machine can send: unpaced,
+    its two clients sent about 200 a second through production's router for the whole rollout."""
+    with serving(lambda *_: (200, {}, {})) as url:
+        started = time.monotonic()
+        with LoadGenerator(url, keepalive_clients=2, fresh_clients=0, rate=20) as load:
+            time.sleep(2.0)
+        elapsed = time.monotonic() - started
+    assert 5 <= load.total.requests <= 20 * elapsed + 2, (load.total.requests, elapsed)

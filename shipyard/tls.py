@@ -1,0 +1,16 @@
+"""One verifying TLS context per process for every HTTP client Shipyard makes."""
+
+from __future__ import annotations
+
+import functools
+import ssl
+
+import httpx
+
+
+@functools.cache
+def context() -> ssl.SSLContext:
+    """httpx's own default (its CA bundle, SSL_CERT_FILE and SSL_CERT_DIR honoured), made once: httpx builds a new
+    one, loading every CA certificate, for each client, about 20 ms of CPU; the release engine's health checks and
+    the probes' fresh connections made a client per request (measured: 19 of a production deploy's 122 CPU s)."""
+    return httpx.create_ssl_context()
