@@ -77,7 +77,10 @@ try:
         time.sleep(0.1)
 
     def request(i: int) -> tuple[bytes, dict[str, str]]:
-        repository = {"clone_url": "https://github.invalid/acme/platform.git", "full_name": "acme/platform"}
+        repository = {
+            "clone_url": "https://github.invalid/example/sample-platform.git",
+            "full_name": "example/sample-platform",
+        }
         payload = {"ref": "refs/heads/feature/bench", "after": f"{i:040x}", "repository": repository}
         body = json.dumps(payload).encode()
         return body, {

@@ -11,6 +11,7 @@ import typer
 from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
 from shipyard.config import load_config
 from shipyard.home import Home
+from shipyard.webhook_spool import KEEP_DAYS
 
 commands = group("The GitHub webhook relay.")
 
@@ -22,6 +23,9 @@ def webhook_serve(
     host: Annotated[str, typer.Option(help="Address; a proxy in front of it faces GitHub")] = "127.0.0.1",
     secret_env: Annotated[str, typer.Option(help="Variable holding the webhook secret")] = "GITHUB_WEBHOOK_SECRET",
     watch_seconds: Annotated[float, typer.Option(help="How often expired approvals are recorded")] = 30.0,
+    keep_days: Annotated[
+        float, typer.Option(min=3, help="Days a dispatched delivery is remembered (GitHub redelivers up to 3 days)")
+    ] = KEEP_DAYS,
 ) -> None:
     """Serve POST /github (deliveries) and GET /health; every accepted delivery becomes exactly one flow run."""
     import uvicorn
@@ -33,7 +37,10 @@ def webhook_serve(
     if not secret:
         fail(f"${secret_env} is not set: deliveries cannot be verified", EXIT_BAD_INPUT)
     pipeline = guard(lambda: load_config(config))
-    spool = Spool(spool_path(Home.from_env().root))
-    out.print(f"webhook relay on http://{host}:{port}/github (health: /health)", highlight=False)
+    if pipeline.github is None:
+        fail(f"{config}: github.repository is not set: the relay serves that repository's deliveries", EXIT_BAD_INPUT)
+    spool = Spool(spool_path(Home.from_env().root), keep_days)
+    serves = pipeline.github.repository
+    out.print(f"webhook relay for {serves} on http://{host}:{port}/github (health: /health)", highlight=False)
     relay = create_app(pipeline, secret.encode(), spool, watch_interval=watch_seconds)
     uvicorn.run(relay, host=host, port=port, log_level="warning")

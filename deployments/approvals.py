@@ -21,7 +21,7 @@ from shipyard.resources import opened
 from tasks.approval_gate import VIA_KEY
 
 EXPIRED_MESSAGE = "paused and never resumed"  # what the server's pause-expiry service writes
-ENDED = {DecisionKind.APPROVED, DecisionKind.REJECTED, DecisionKind.EXPIRED, DecisionKind.SUPERSEDED}
+ENDED = set(DecisionKind) - {DecisionKind.REQUESTED, DecisionKind.REFUSED}  # after a refusal the run waits again
 
 
 def answer(
@@ -56,19 +56,30 @@ def answer(
 
 
 def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier | None) -> list[str]:
-    """Record 'expired' for every run that asked for an approval and was failed by the server's pause timeout;
-    returns the flow run ids recorded now. Safe to run any number of times (one record per run)."""
+    """Record 'expired' for every run that asked for an approval and was failed by the server's pause timeout, and
+    'abandoned' for one that ended otherwise (cancelled, crashed, deleted) with nobody deciding, so that no run is
+    read again once it ended; returns the flow run ids recorded now. Safe to run any number of times (one record
+    per run)."""
     recorded = []
     with get_client(sync_client=True) as client:
         for environment in config.environments:
             decisions = ledger.decisions(environment)
             ended = {d.flow_run_id for d in decisions if d.kind in ENDED}
             for asked in [d for d in decisions if d.kind is DecisionKind.REQUESTED and d.flow_run_id not in ended]:
+                key = f"{asked.flow_run_id}:ended"
                 try:
                     state = client.read_flow_run(uuid.UUID(asked.flow_run_id)).state
                 except (ObjectNotFound, ValueError):
+                    why = "abandoned: the flow run is not on the Prefect server any more"
+                    ledger.decide(asked.about, DecisionKind.ABANDONED, "watcher", "watcher", why, idempotency_key=key)
+                    recorded.append(asked.flow_run_id)
                     continue
-                if state is None or not state.is_failed() or EXPIRED_MESSAGE not in (state.message or ""):
+                if state is None or not state.is_final():
+                    continue  # still waiting for its approval, or deploying after one
+                if not state.is_failed() or EXPIRED_MESSAGE not in (state.message or ""):
+                    why = f"abandoned: the run ended {state.name} before a decision ({state.message or 'no message'})"
+                    ledger.decide(asked.about, DecisionKind.ABANDONED, "watcher", "watcher", why, idempotency_key=key)
+                    recorded.append(asked.flow_run_id)
                     continue
                 hours = config.environments[environment].approval_timeout_hours
                 reason = f"rejected: timeout (no decision within {hours:g} h)"

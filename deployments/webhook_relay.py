@@ -24,13 +24,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shipyard.config.schema import PipelineConfig
-from shipyard.webhook_spool import Pending, Spool
+from shipyard.webhook_spool import Pending, Spool, SpoolUnavailable
 from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
 
 Dispatch = Callable[[Pending], str]  # returns the flow run id
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
 MAX_RETRY_SECONDS = 60.0
 POLL_SECONDS = 0.2
+PRUNE_SECONDS = 3600.0
+RETRY_AFTER_SECONDS = 60
 STOP_GRACE = 15.0
 LOG = logging.getLogger("shipyard.webhook_relay")
 
@@ -69,7 +71,11 @@ class Dispatcher:
         self.wake = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
+        pruned_at = 0.0
         while not stop.is_set():
+            if time.monotonic() - pruned_at >= PRUNE_SECONDS:
+                pruned_at = time.monotonic()
+                LOG.info("forgot %d deliveries dispatched over %g days ago", self.spool.prune(), self.spool.keep_days)
             due = self.spool.due()
             for pending in due:
                 try:
@@ -107,9 +113,10 @@ class OwnProcess:
     finds new deliveries by polling the spool (no shared locks between the processes) and stops on SIGTERM after
     the dispatch in progress."""
 
-    def __init__(self, spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:
+    def __init__(self, spool: Spool, config: PipelineConfig, watch_interval: float | None) -> None:
         context = multiprocessing.get_context("spawn")
-        self._process = context.Process(target=_background, args=(spool, config, watch_interval), daemon=True)
+        args = (spool.path, spool.keep_days, config, watch_interval)
+        self._process = context.Process(target=_background, args=args, daemon=True)
 
     def wake(self) -> None:
         pass  # the child polls every POLL_SECONDS
@@ -130,7 +137,7 @@ class OwnProcess:
             LOG.info("relay dispatcher stopped %.1f s after SIGTERM", time.monotonic() - started)
 
 
-def _background(spool: Path, config: PipelineConfig, watch_interval: float | None) -> None:
+def _background(spool: Path, keep_days: float, config: PipelineConfig, watch_interval: float | None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
@@ -138,7 +145,7 @@ def _background(spool: Path, config: PipelineConfig, watch_interval: float | Non
         from deployments.approvals import sweep_once
 
         Every(watch_interval, lambda: sweep_once(config)).start()
-    Dispatcher(Spool(spool), PrefectDispatch(), poll=POLL_SECONDS).run(stop)
+    Dispatcher(Spool(spool, keep_days), PrefectDispatch(), poll=POLL_SECONDS).run(stop)
 
 
 class Every:
@@ -174,7 +181,7 @@ def create_app(
 ) -> Starlette:
     """Without `dispatch`, deliveries go to Prefect from a process of their own, where the approval watcher also
     runs every watch_interval seconds (None: no watcher)."""
-    background = InThread(spool, dispatch) if dispatch else OwnProcess(spool.path, config, watch_interval)
+    background = InThread(spool, dispatch) if dispatch else OwnProcess(spool, config, watch_interval)
 
     async def github(request: Request) -> JSONResponse:
         try:
@@ -191,7 +198,15 @@ def create_app(
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         if isinstance(outcome, Ignored):
             return JSONResponse({"ignored": outcome.why}, status_code=202)
-        added = spool.add(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
+        try:
+            added = spool.add(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
+        except SpoolUnavailable as exc:  # not acknowledged: GitHub's delivery log shows it failed, to redeliver
+            LOG.error("delivery %s not queued: %s", delivery, exc)
+            return JSONResponse(
+                {"error": f"{exc}; nothing was queued, redeliver it later"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         background.wake()
         return JSONResponse(
             {"queued": outcome.deployment, "why": outcome.why, "delivery": delivery, "redelivery": not added},

@@ -1,5 +1,5 @@
-"""The relay's durable queue: a delivery is on disk before GitHub hears 202, so none is lost to a crash, and a
-redelivery (same X-GitHub-Delivery) is recognised here before anything else happens."""
+"""The relay's durable queue: a delivery is on disk (synced) before GitHub hears 202, so none is lost to a crash or
+a power cut, and a redelivery (same X-GitHub-Delivery) is recognised here before anything else happens."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shipyard.errors import ShipyardError
+
+DAY = 86400.0
+KEEP_DAYS = 7.0  # GitHub redelivers a delivery of the past 3 days (by hand or API): it must still be recognised
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -26,6 +31,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+class SpoolUnavailable(ShipyardError):
+    """The spool could not record a delivery (disk full, read-only, locked): it must not be acknowledged."""
+
+
 @dataclass(frozen=True)
 class Pending:
     delivery: str
@@ -36,24 +45,38 @@ class Pending:
 
 
 class Spool:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_days: float = KEEP_DAYS) -> None:
         self.path = path
+        self.keep_days = keep_days
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # WAL with NORMAL may lose the last commits to a power cut
         self._db.execute(SCHEMA)
         self._lock = threading.Lock()
 
     def add(self, delivery: str, deployment: str, parameters: dict[str, Any], key: str) -> bool:
-        """False when this delivery was already received (GitHub redelivers on timeouts and by hand)."""
+        """False when this delivery was already received (GitHub redelivers on timeouts and by hand). Raises
+        SpoolUnavailable when it cannot be recorded."""
+        try:
+            with self._lock:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO deliveries (delivery, deployment, parameters, idempotency_key, received) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (delivery, deployment, json.dumps(parameters), key, time.time()),
+                )
+        except sqlite3.Error as exc:
+            raise SpoolUnavailable(f"the webhook spool {self.path} cannot record a delivery: {exc}") from None
+        return cursor.rowcount == 1
+
+    def prune(self) -> int:
+        """Forget deliveries dispatched more than keep_days ago; one still waiting for dispatch is kept."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO deliveries (delivery, deployment, parameters, idempotency_key, received) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (delivery, deployment, json.dumps(parameters), key, time.time()),
+                "DELETE FROM deliveries WHERE flow_run IS NOT NULL AND received < ?",
+                (time.time() - self.keep_days * DAY,),
             )
-            return cursor.rowcount == 1
+        return cursor.rowcount
 
     def due(self, limit: int = 50) -> list[Pending]:
         with self._lock:

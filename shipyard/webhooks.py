@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,8 @@ from shipyard.errors import InputError
 
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 PR_ACTIONS = ("opened", "synchronize", "reopened")
+SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
+COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 object format
 
 
 class Rejected(InputError):
@@ -40,11 +43,11 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> None:
     """X-Hub-Signature-256 is 'sha256=' + HMAC-SHA256(secret, raw body) in hex; compared in constant time."""
     if not header:
         raise Rejected(401, "X-Hub-Signature-256 header is missing")
-    scheme, _, signature = header.partition("=")
-    if scheme != "sha256" or not signature:
-        raise Rejected(401, "X-Hub-Signature-256 must be 'sha256=<hex digest>'")
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    signature = header.strip().lower()
+    if not SIGNATURE.fullmatch(signature):  # also keeps compare_digest, which raises on non-ASCII, to ASCII
+        raise Rejected(401, "X-Hub-Signature-256 must be 'sha256=<hex digest>' with 64 hex digits")
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
         raise Rejected(401, "X-Hub-Signature-256 does not match the body")
 
 
@@ -52,6 +55,7 @@ def route(event: str, delivery: str, payload: dict[str, Any], config: PipelineCo
     """push → the branch rule's environment (production-deploy when it needs approval, else staging-deploy) or
     pr-checks; pull_request opened/synchronize/reopened → pr-checks with the config read at the base commit."""
     key = f"github-{delivery}"
+    _served(payload, config)
     if event == "ping":
         return Ignored("ping: the webhook is set up")
     if event == "push":
@@ -71,9 +75,9 @@ def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger 
     rule = config.rule_for(branch)
     if rule is None:
         return Ignored(f"no branch rule matches {branch!r}")
-    sha = _required(payload, "after")
-    base = {"repo": _required(payload, "repository", "clone_url"), "sha": sha, "branch": branch}
-    github_repo = _required(payload, "repository", "full_name")
+    sha = _text(payload, "after", shape=COMMIT)
+    base = {"repo": _text(payload, "repository", "clone_url"), "sha": sha, "branch": branch}
+    github_repo = _text(payload, "repository", "full_name")
     if rule.environment is None:
         return Trigger("pr-checks/pr-checks", {**base, "github_repo": github_repo}, key, f"push to {branch}: checks")
     gated = config.environments[rule.environment].approval
@@ -87,14 +91,16 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
     if action not in PR_ACTIONS:
         return Ignored(f"pull_request {action!r} starts nothing ({', '.join(PR_ACTIONS)} do)")
     number = _required(payload, "number")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise Rejected(400, f"payload field number is {number!r}, not a pull request number")
     parameters = {
-        "repo": _required(payload, "repository", "clone_url"),
-        "sha": _required(payload, "pull_request", "head", "sha"),
-        "branch": _required(payload, "pull_request", "head", "ref"),
+        "repo": _text(payload, "repository", "clone_url"),
+        "sha": _text(payload, "pull_request", "head", "sha", shape=COMMIT),
+        "branch": _text(payload, "pull_request", "head", "ref"),
         # the pipeline's config and commands come from the base branch, never from the PR head
-        "config_ref": _required(payload, "pull_request", "base", "sha"),
-        "github_repo": _required(payload, "repository", "full_name"),
-        "pr_number": int(number),
+        "config_ref": _text(payload, "pull_request", "base", "sha", shape=COMMIT),
+        "github_repo": _text(payload, "repository", "full_name"),
+        "pr_number": number,
     }
     return Trigger("pr-checks/pr-checks", parameters, key, f"pull request #{number} {action}")
 
@@ -106,3 +112,25 @@ def _required(payload: dict[str, Any], *keys: str) -> Any:
             raise Rejected(400, f"payload field {'.'.join(keys)} is missing")
         value = value[key]
     return value
+
+
+def _text(payload: dict[str, Any], *keys: str, shape: re.Pattern[str] | None = None) -> str:
+    value = _required(payload, *keys)
+    if not isinstance(value, str) or (shape is not None and not shape.fullmatch(value)):
+        raise Rejected(400, f"payload field {'.'.join(keys)} is malformed: {str(value)[:80]!r}")
+    return value
+
+
+def _served(payload: dict[str, Any], config: PipelineConfig) -> None:
+    """A delivery about another repository (an organisation's webhook, a shared secret) is refused: its push to
+    `main` would otherwise be queued as a production deploy of that repository, with its own config and approvers."""
+    repository = payload.get("repository")
+    if repository is None:
+        return  # an organisation-level event (ping of an organisation hook): it names no repository to run
+    served = config.github.repository if config.github else None
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    if not isinstance(name, str) or served is None or name.lower() != served.lower():
+        serves = served or "none: its config sets no github.repository"
+        raise Rejected(
+            403, f"repository {str(name)[:100]!r} is not the one this relay serves ({serves}); nothing queued"
+        )

@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,6 @@ from tests.support.scheduling import LongestFirst, longest_first
 # left (pytest_sessionfinish).
 SESSION_MARKER = f"pytest-{uuid.uuid4().hex[:12]}"
 LEFT_RUNNING: list[str] = []  # this process's survivors, and on the controller each worker's
-SESSION_STARTED = int(time.time())
 
 
 # Installs that depend only on what they install are shared by every home the tests create (and by the xdist
@@ -60,30 +58,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         worker_output["left_running"] = LEFT_RUNNING  # the controller reports them and fails the run
     if LEFT_RUNNING:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if worker_output is None:
-        remove_session_images()
-
-
-# What the tests build under these names is never reused (each registry lives on a fresh port, the sample's images
-# are tagged by commit): left in the engine, they filled the disk of a machine that ran the suite often.
-# Base images, the worker image and the colour server (shipyard/, shipyard-test/) are kept for the next run.
-THROWAWAY_IMAGES = ("127.0.0.1:", "platform/", "<none>")
-
-
-def remove_session_images() -> None:
-    """Remove the images this session built under a throwaway name (and the untagged ones it left)."""
-    from tasks.images import docker_api
-
-    api = docker_api()
-    if isinstance(api, str):
-        return
-    for image in api.images(all=False):
-        tags = image.get("RepoTags") or ["<none>"]
-        if image["Created"] >= SESSION_STARTED and all(tag.startswith(THROWAWAY_IMAGES) for tag in tags):
-            try:
-                api.remove_image(image["Id"], force=True)
-            except Exception as exc:  # in use by a container a test left, say: not this hook's business
-                print(f"could not remove image {tags[0]}: {exc}", file=sys.stderr)
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook

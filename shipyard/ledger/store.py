@@ -48,6 +48,7 @@ class DecisionKind(StrEnum):
     REFUSED = "refused"  # a decision from a name that may not give it; the run waits again
     EXPIRED = "expired"  # nobody decided before the timeout: a rejection
     SUPERSEDED = "superseded"  # a newer commit was approved first; this one never deploys
+    ABANDONED = "abandoned"  # the run ended (cancelled, crashed, deleted) before anyone decided
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,22 @@ def test_the_command_starts_without_prefect_or_the_layers_above_the_core() -> No
     assert done.returncode == 0, done.stderr
     loaded = set(ast.literal_eval(done.stdout))
     assert not loaded & {"prefect", "flows", "tasks", "deployments", "sqlalchemy", "uvicorn", "docker"}, loaded
+
+
+def test_the_webhook_relay_will_not_start_without_a_repository_to_serve(tmp_path: Path) -> None:
+    import os
+
+    config = tmp_path / "shipyard.yaml"
+    text = SAMPLE.read_text()
+    github = text[text.index("\ngithub:") : text.index("\n\n", text.index("\ngithub:"))]
+    config.write_text(text.replace(github, ""))
+    env = dict(os.environ, GITHUB_WEBHOOK_SECRET="s", SHIPYARD_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{config}: github.repository is not set" in done.stderr

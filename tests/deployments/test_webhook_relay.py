@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from shipyard.webhook_spool import Pending, Spool
 
 SECRET = b"relay-test-secret"
 CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
-REPO = {"clone_url": "https://github.invalid/acme/platform.git", "full_name": "acme/platform"}
+REPO = {"clone_url": "https://github.invalid/example/sample-platform.git", "full_name": "example/sample-platform"}
 
 
 @dataclass
@@ -182,3 +183,74 @@ def test_a_thousand_fuzzed_requests_get_no_5xx_and_start_nothing(relay: Relay) -
     assert not [s for s in statuses if s >= 500]
     assert relay.spool.counts()["received"] == 0 and not relay.dispatched
     assert httpx.get(relay.url + "/health").status_code == 200
+
+
+def test_a_non_ascii_signature_is_401_not_a_crash(relay: Relay) -> None:
+    request = delivery("push", push("main"), "d-utf8")
+    request["headers"]["X-Hub-Signature-256"] = ("sha256=" + "é" * 64).encode()  # the raw bytes GitHub never sends
+    response = httpx.post(relay.url + "/github", **request)
+    assert response.status_code == 401 and "must be 'sha256=<hex digest>'" in response.json()["error"]
+    assert relay.spool.counts()["received"] == 0
+
+
+def test_a_pull_request_number_that_is_no_number_is_400(relay: Relay) -> None:
+    head, base = {"sha": "9f" * 20, "ref": "feature/x"}, {"sha": "b" * 40, "ref": "main"}
+    payload = {
+        "action": "opened",
+        "number": "7 or 1=1",
+        "repository": REPO,
+        "pull_request": {"head": head, "base": base},
+    }
+    response = httpx.post(relay.url + "/github", **delivery("pull_request", payload, "d-number"))
+    assert response.status_code == 400 and "payload field number is '7 or 1=1'" in response.json()["error"]
+    assert relay.spool.counts()["received"] == 0
+
+
+def test_a_signed_push_from_another_repository_is_403_and_queues_nothing(relay: Relay) -> None:
+    other = {"clone_url": "https://github.invalid/example/other.git", "full_name": "example/other"}
+    response = httpx.post(relay.url + "/github", **delivery("push", push("main") | {"repository": other}, "d-other"))
+    assert response.status_code == 403
+    assert response.json()["error"] == (
+        "repository 'example/other' is not the one this relay serves (example/sample-platform); nothing queued"
+    )
+    time.sleep(0.3)
+    assert relay.spool.counts()["received"] == 0 and not relay.dispatched
+
+
+FILLER = "INSERT INTO deliveries VALUES (?, 'x', ?, 'x', 0, 'done', 0, 0, NULL)"  # a delivery already dispatched
+
+
+def test_a_spool_that_cannot_write_answers_503_and_a_later_redelivery_is_queued(relay: Relay) -> None:
+    db = relay.spool._db
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")  # no page more: SQLite's own SQLITE_FULL, as on a full disk
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        for i in range(10_000):  # fill what is left of the last page with deliveries already dispatched
+            db.execute(FILLER, (f"filler-{i}", "x" * 200))
+    before = relay.spool.counts()
+    request = delivery("push", push("main", "ab" * 20), "d-full")
+    refused = httpx.post(relay.url + "/github", **request)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
+    assert "database or disk is full" in refused.json()["error"] and "nothing was queued" in refused.json()["error"]
+    assert relay.spool.counts() == before and not relay.dispatched
+    db.execute("PRAGMA max_page_count = 1073741823")  # space again: GitHub's redelivery of the same delivery
+    accepted = httpx.post(relay.url + "/github", **request)
+    assert accepted.status_code == 202 and accepted.json()["redelivery"] is False
+    wait_for(lambda: len(relay.dispatched) == 1)
+
+
+def test_the_spool_syncs_each_delivery_and_forgets_only_old_dispatched_ones(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", keep_days=7)
+    assert spool._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    for name in ("old-done", "old-waiting", "new-done"):
+        assert spool.add(name, "staging-deploy/staging-deploy", {}, f"github-{name}")
+    spool.dispatched("old-done", "run-1")
+    spool.dispatched("new-done", "run-2")
+    eight_days_ago = time.time() - 8 * 86400
+    spool._db.execute("UPDATE deliveries SET received = ? WHERE delivery LIKE 'old-%'", (eight_days_ago,))
+    assert spool.prune() == 1
+    assert spool.flow_run_of("new-done") == "run-2"
+    assert [p.delivery for p in spool.due()] == ["old-waiting"]  # never dispatched: kept however old
+    assert spool.add("old-done", "staging-deploy/staging-deploy", {}, "github-old-done")  # forgotten
+    assert not spool.add("new-done", "staging-deploy/staging-deploy", {}, "github-new-done")  # still a redelivery
+    spool.close()

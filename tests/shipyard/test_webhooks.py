@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from shipyard.webhooks import Ignored, Rejected, Trigger, route, verify_signatur
 SECRET = b"webhook-secret-for-tests"
 CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
 SHA = "9f" * 20
-REPO = {"clone_url": "https://github.invalid/acme/platform.git", "full_name": "acme/platform"}
+REPO = {"clone_url": "https://github.invalid/example/sample-platform.git", "full_name": "example/sample-platform"}
 
 
 def signed(body: bytes) -> str:
@@ -33,6 +34,8 @@ def test_a_correct_signature_passes() -> None:
         ("", "X-Hub-Signature-256 header is missing"),
         ("sha1=abc", "must be 'sha256=<hex digest>'"),
         ("sha256=", "must be 'sha256=<hex digest>'"),
+        ("sha256=" + "é" * 64, "must be 'sha256=<hex digest>'"),  # compare_digest raised TypeError on it: a 500
+        ("sha256=" + "0" * 63, "must be 'sha256=<hex digest>'"),
         ("sha256=" + "0" * 64, "does not match the body"),
         (signed(b'{"a": 2}'), "does not match the body"),  # a signature of another body
     ],
@@ -98,7 +101,7 @@ def test_a_pull_request_is_checked_with_the_config_of_its_base() -> None:
         "sha": SHA,
         "branch": "feature/login",
         "config_ref": "b" * 40,
-        "github_repo": "acme/platform",
+        "github_repo": "example/sample-platform",
         "pr_number": 42,
     }
     assert set(trigger.parameters) <= set(inspect.signature(pr_checks.fn).parameters)
@@ -108,3 +111,67 @@ def test_a_payload_missing_what_routing_needs_is_400_naming_the_field() -> None:
     with pytest.raises(Rejected, match="payload field after is missing") as caught:
         route("push", "d-5", {"ref": "refs/heads/main", "repository": REPO}, CONFIG)
     assert caught.value.status == 400
+
+
+def pull_request(**changes: Any) -> dict[str, Any]:
+    head, base = {"sha": SHA, "ref": "feature/login"}, {"sha": "b" * 40, "ref": "main"}
+    payload = {"action": "opened", "number": 42, "repository": REPO, "pull_request": {"head": head, "base": base}}
+    return payload | changes
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "message"),
+    [
+        ("pull_request", pull_request(number="42; rm -rf /"), "payload field number is '42; rm -rf /'"),
+        ("pull_request", pull_request(number=4.2), "payload field number is 4.2"),
+        ("pull_request", pull_request(number=True), "payload field number is True"),
+        ("pull_request", pull_request(number=0), "payload field number is 0"),
+        (
+            "pull_request",
+            pull_request(pull_request={"head": {"sha": "HEAD~1", "ref": "x"}, "base": {"sha": SHA}}),
+            "payload field pull_request.head.sha is malformed",
+        ),
+        ("push", push("main", after=["9f" * 20]), "payload field after is malformed"),
+        ("push", push("main", after="--upload-pack=touch /tmp/x"), "payload field after is malformed"),
+        ("push", push("main", repository=REPO | {"clone_url": 7}), "payload field repository.clone_url is malformed"),
+    ],
+)
+def test_malformed_fields_are_400_naming_the_field(event: str, payload: dict[str, Any], message: str) -> None:
+    with pytest.raises(Rejected, match=re.escape(message)) as caught:
+        route(event, "d-6", payload, CONFIG)
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        (
+            "push",
+            push(
+                "main",
+                repository={"clone_url": "https://github.invalid/example/other.git", "full_name": "example/other"},
+            ),
+        ),
+        ("pull_request", pull_request(repository={"clone_url": "x", "full_name": "fork-owner/sample-platform"})),
+        ("ping", {"zen": "hello", "repository": {"full_name": "example/other"}}),
+        ("push", push("main", repository={"clone_url": "x", "full_name": ["example/sample-platform"]})),
+    ],
+)
+def test_a_delivery_from_a_repository_the_relay_does_not_serve_is_403(event: str, payload: dict[str, Any]) -> None:
+    with pytest.raises(
+        Rejected, match=re.escape("is not the one this relay serves (example/sample-platform)")
+    ) as caught:
+        route(event, "d-7", payload, CONFIG)
+    assert caught.value.status == 403
+
+
+def test_the_served_repository_is_matched_as_github_names_it_without_case() -> None:
+    payload = push("main", repository=REPO | {"full_name": "Example/Sample-Platform"})
+    assert isinstance(route("push", "d-8", payload, CONFIG), Trigger)
+
+
+def test_a_relay_whose_config_names_no_repository_serves_none() -> None:
+    config = CONFIG.model_copy(update={"github": None})
+    with pytest.raises(Rejected, match=re.escape("none: its config sets no github.repository")) as caught:
+        route("push", "d-9", push("main"), config)
+    assert caught.value.status == 403
