@@ -6,8 +6,10 @@ from pathlib import Path
 SAMPLE = Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml"
 
 
-def shipyard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=120)
+def shipyard(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_config_check_accepts_the_sample() -> None:
@@ -40,13 +42,7 @@ def test_unreachable_prefect_api_exits_3_with_the_reason(tmp_path: Path) -> None
     import os
 
     env = dict(os.environ, PREFECT_API_URL="http://127.0.0.1:9/api", PREFECT_HOME=str(tmp_path / "prefect"))
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "run", "pr-checks", "--repo", str(tmp_path), "--sha", "HEAD"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    done = shipyard("run", "pr-checks", "--repo", str(tmp_path), "--sha", "HEAD", env=env, timeout=300)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "could not run: Failed to reach API at http://127.0.0.1:9/api/" in done.stderr
 
@@ -68,12 +64,6 @@ def test_the_webhook_relay_will_not_start_without_a_repository_to_serve(tmp_path
     github = text[text.index("\ngithub:") : text.index("\n\n", text.index("\ngithub:"))]
     config.write_text(text.replace(github, ""))
     env = dict(os.environ, GITHUB_WEBHOOK_SECRET="s", SHIPYARD_HOME=str(tmp_path / "home"))
-    done = subprocess.run(
-        [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config), "--port", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    done = shipyard("webhook", "serve", "--config", str(config), "--port", "1", env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{config}: github.repository is not set" in done.stderr
