@@ -161,20 +161,24 @@ try:
 
     with closing(sqlite3.connect(f"file:{spool_path(Path(os.environ['SHIPYARD_HOME']))}?mode=ro", uri=True)) as spool:
         spooled = dict(spool.execute("SELECT delivery, flow_run FROM deliveries").fetchall())
-    keys: list[str] = []  # the idempotency key of every flow run of the deployment
+    # the idempotency key of every flow run of the deployment, by run: a run the killed relay's last request created
+    # while the pages were read shifts them, and is then read twice
+    keys: dict[str, str] = {}
+    pages = 0
     with SyncPrefectClient(server.api_url) as client:
         only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment]))
         while page := client.read_flow_runs(
-            deployment_filter=only, sort=FlowRunSort.ID_DESC, limit=200, offset=len(keys)
+            deployment_filter=only, sort=FlowRunSort.ID_DESC, limit=200, offset=pages * 200
         ):
-            keys.extend(run.idempotency_key or str(run.id) for run in page)
+            keys.update((str(run.id), run.idempotency_key or str(run.id)) for run in page)
+            pages += 1
 finally:
     if relay is not None:
         print(f"stopped: {stop(relay, 'webhook relay')}")
     stop_server(server)
     shutil.rmtree(work, ignore_errors=True)
 
-runs = set(keys)
+runs = set(keys.values())
 created = {d for d in accepted if f"github-{d}" in runs}
 queued = {d for d in accepted - created if d in spooled and spooled[d] is None}
 lost = accepted - created - queued

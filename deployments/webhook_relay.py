@@ -78,6 +78,8 @@ class Dispatcher:
                 LOG.info("forgot %d deliveries dispatched over %g days ago", self.spool.prune(), self.spool.keep_days)
             due = self.spool.due()
             for pending in due:
+                if stop.is_set():  # SIGTERM: after the dispatch in progress, not the whole batch (50 at ~2/s)
+                    return
                 try:
                     self.spool.dispatched(pending.delivery, self.dispatch(pending))
                 except Exception as exc:  # Prefect down, deployment missing...: keep it, try again later

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from deployments.webhook_relay import create_app
+from deployments.webhook_relay import Dispatcher, create_app
 from shipyard.config import load_config
 from shipyard.files import free_port
 from shipyard.webhook_spool import Pending, Spool
@@ -253,4 +253,22 @@ def test_the_spool_syncs_each_delivery_and_forgets_only_old_dispatched_ones(tmp_
     assert [p.delivery for p in spool.due()] == ["old-waiting"]  # never dispatched: kept however old
     assert spool.add("old-done", "staging-deploy/staging-deploy", {}, "github-old-done")  # forgotten
     assert not spool.add("new-done", "staging-deploy/staging-deploy", {}, "github-new-done")  # still a redelivery
+    spool.close()
+
+
+def test_a_stopped_dispatcher_ends_after_the_dispatch_in_progress_not_its_batch(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    for i in range(5):
+        spool.add(f"d-{i}", "staging-deploy/staging-deploy", {}, f"github-d-{i}")
+    stop = threading.Event()
+    sent: list[str] = []
+
+    def dispatch(pending: Pending) -> str:  # SIGTERM arrives while the first of the batch is being dispatched
+        sent.append(pending.delivery)
+        stop.set()
+        return f"run-{len(sent)}"
+
+    Dispatcher(spool, dispatch).run(stop)
+    assert sent == ["d-0"]
+    assert [p.delivery for p in spool.due()] == ["d-1", "d-2", "d-3", "d-4"]  # left for the next start
     spool.close()
