@@ -92,7 +92,7 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
         return Ignored(f"pull_request {action!r} starts nothing ({', '.join(PR_ACTIONS)} do)")
     number = _required(payload, "number")
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
-        raise Rejected(400, f"payload field number is {number!r}, not a pull request number")
+        raise Rejected(400, f"payload field number is {number!r:.80}, not a pull request number")
     parameters = {
         "repo": _text(payload, "repository", "clone_url"),
         "sha": _text(payload, "pull_request", "head", "sha", shape=COMMIT),

@@ -126,6 +126,7 @@ def pull_request(**changes: Any) -> dict[str, Any]:
         ("pull_request", pull_request(number=4.2), "payload field number is 4.2"),
         ("pull_request", pull_request(number=True), "payload field number is True"),
         ("pull_request", pull_request(number=0), "payload field number is 0"),
+        ("pull_request", pull_request(number="9" * 10_000), "payload field number is '" + "9" * 79 + ", not"),
         (
             "pull_request",
             pull_request(pull_request={"head": {"sha": "HEAD~1", "ref": "x"}, "base": {"sha": SHA}}),
