@@ -33,7 +33,9 @@ MAX_RETRY_SECONDS = 60.0
 POLL_SECONDS = 0.2
 PRUNE_SECONDS = 3600.0
 RETRY_AFTER_SECONDS = 60
-STOP_GRACE = 15.0
+# Under the grace `shipyard.runner.stop` gives the relay itself, so the relay reports its own stop. Cutting a dispatch
+# short loses nothing: the delivery stays spooled, and its idempotency key finds the run if the server made it.
+STOP_GRACE = 5.0
 LOG = logging.getLogger("shipyard.webhook_relay")
 
 
