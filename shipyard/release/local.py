@@ -27,7 +27,7 @@ from shipyard.release.artifact import verify_folder
 from shipyard.release.backend import COLOURS, RouterError, release_env
 from shipyard.release.package import environment_bin
 from shipyard.release.rollout import Capabilities, Health
-from shipyard.release.router import HAProxyRouter, RouterSpec
+from shipyard.release.router import HAProxyRouter, RouterSpec, admin_socket
 from shipyard.runner import run, spawn
 
 PROBE_TIMEOUT = 2.0
@@ -228,6 +228,8 @@ def stop_everything(state: Path) -> list[Stopped]:
     for what, (pid, pidfile) in sorted(running_processes(state).items(), key=lambda item: item[0].endswith("router")):
         stopped.append(stop_group(pid, STOP_GRACE, what))
         pidfile.unlink(missing_ok=True)
+        if what.endswith("router"):
+            admin_socket(pidfile.parent).unlink(missing_ok=True)  # HAProxy leaves it behind
     return stopped
 
 

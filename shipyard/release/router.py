@@ -66,15 +66,20 @@ class RouterSpec:
     health_path: str = "/ready"
 
 
+def admin_socket(folder: Path) -> Path:
+    """The admin socket of the router whose state is in `folder`. Unix socket paths are short (HAProxy: 97 bytes),
+    so it lives in the temp folder, named after the state folder."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"shipyard-haproxy-{digest}.sock"
+
+
 class HAProxyRouter:
     """Owns one HAProxy process for an app; its state (config, pid, socket) lives in `folder`."""
 
     def __init__(self, spec: RouterSpec, folder: Path) -> None:
         self.spec = spec
         self.folder = folder
-        # Unix socket paths are short (HAProxy: 97 bytes): keep it in the temp folder, named after the state folder.
-        digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
-        self.socket_path = Path(tempfile.gettempdir()) / f"shipyard-haproxy-{digest}.sock"
+        self.socket_path = admin_socket(folder)
         self.pidfile = folder / "haproxy.pid"
         self.config = folder / "haproxy.cfg"
 
@@ -176,6 +181,7 @@ class HAProxyRouter:
         except (OSError, ValueError, IndexError):
             return
         stop_group(pid, timeout)  # spawned in its own session, so its pid is its group
+        self.socket_path.unlink(missing_ok=True)  # HAProxy leaves it behind
 
     def _saved_weights(self) -> dict[str, int] | None:
         try:

@@ -95,6 +95,19 @@ def test_stop_leaves_no_process(backend: LocalBackend) -> None:
     assert not process_alive(pid) and backend.health("api", "blue") is Health.UNHEALTHY
 
 
+def test_stopping_everything_leaves_no_process_and_no_router_socket(backend: LocalBackend) -> None:
+    from shipyard.release.local import running_processes, stop_everything
+    from shipyard.release.router import admin_socket
+
+    backend.start("api", "blue", release("1.0.0"))
+    assert wait_healthy(backend, "blue") is Health.HEALTHY
+    backend.set_weights("api", {"blue": 100, "green": 0})  # starts the router
+    socket = admin_socket(backend.state / "api" / "router")
+    assert socket.exists()
+    stop_everything(backend.state.parent)  # `shipyard demo down`
+    assert running_processes(backend.state.parent) == {} and not socket.exists()
+
+
 def test_a_colour_gets_its_releases_variables_and_none_of_the_engines(
     backend: LocalBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

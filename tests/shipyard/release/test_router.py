@@ -54,6 +54,7 @@ def test_weights_survive_a_router_restart(tmp_path: Path) -> None:
         colours.router.set_weights({"blue": 10, "green": 90})
         colours.router.stop()
         assert not colours.router.running()
+        assert not colours.router.socket_path.exists()  # HAProxy leaves its admin socket behind: stop removes it
         colours.router.ensure_running({"blue": 100, "green": 0})  # the saved split wins over the first-time default
         assert colours.router.running()
         assert colours.router.weights() == {"blue": 10, "green": 90}
