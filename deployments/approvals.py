@@ -66,18 +66,18 @@ def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier |
             decisions = ledger.decisions(environment)
             ended = {d.flow_run_id for d in decisions if d.kind in ENDED}
             for asked in [d for d in decisions if d.kind is DecisionKind.REQUESTED and d.flow_run_id not in ended]:
-                key = f"{asked.flow_run_id}:ended"
                 try:
                     state = client.read_flow_run(uuid.UUID(asked.flow_run_id)).state
                 except (ObjectNotFound, ValueError):
-                    why = "abandoned: the flow run is not on the Prefect server any more"
-                    ledger.decide(asked.about, DecisionKind.ABANDONED, "watcher", "watcher", why, idempotency_key=key)
-                    recorded.append(asked.flow_run_id)
-                    continue
-                if state is None or not state.is_final():
-                    continue  # still waiting for its approval, or deploying after one
-                if not state.is_failed() or EXPIRED_MESSAGE not in (state.message or ""):
-                    why = f"abandoned: the run ended {state.name} before a decision ({state.message or 'no message'})"
+                    abandoned: str | None = "the flow run is not on the Prefect server any more"
+                else:
+                    if state is None or not state.is_final():
+                        continue  # still waiting for its approval, or deploying after one
+                    expired = state.is_failed() and EXPIRED_MESSAGE in (state.message or "")
+                    message = state.message or "no message"
+                    abandoned = None if expired else f"the run ended {state.name} before a decision ({message})"
+                if abandoned:
+                    why, key = f"abandoned: {abandoned}", f"{asked.flow_run_id}:ended"
                     ledger.decide(asked.about, DecisionKind.ABANDONED, "watcher", "watcher", why, idempotency_key=key)
                     recorded.append(asked.flow_run_id)
                     continue

@@ -11,6 +11,6 @@ import httpx
 @functools.cache
 def context() -> ssl.SSLContext:
     """httpx's own default (its CA bundle, SSL_CERT_FILE and SSL_CERT_DIR honoured), made once: httpx builds a new
-    one, loading every CA certificate, for each client, about 20 ms of CPU; the release engine's health checks and
-    the probes' fresh connections made a client per request (measured: 19 of a production deploy's 122 CPU s)."""
+    one, loading every CA certificate, for each client (measured: 52.6 ms of CPU each, 6.3 ms with this one); the
+    release engine's health checks and the probes' fresh connections made a client per request."""
     return httpx.create_ssl_context()
