@@ -33,6 +33,8 @@ def run_pr_checks(
     stages: Annotated[list[str] | None, typer.Option("--stage", help="Run only these stages (repeatable)")] = None,
     github_repo: Annotated[str | None, typer.Option(help="owner/name for commit statuses")] = None,
     with_images: Annotated[bool, typer.Option("--with-images", help="Also build, push and measure images")] = False,
+    pr_number: Annotated[int | None, typer.Option("--pr", min=1, help="Pull request: fetch refs/pull/N/head")] = None,
+    fork: Annotated[bool, typer.Option("--fork", help="The pull request is a fork's: no credentials")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs too")] = False,
 ) -> None:
     """Run the pr-checks flow on one commit and show each check as it runs, passes or fails."""
@@ -48,6 +50,8 @@ def run_pr_checks(
         "stages": stages,
         "github_repo": github_repo,
         "with_images": with_images,
+        "pr_number": pr_number,
+        "fork": fork,
     }
     outcome = _run_with_progress(pr_checks, parameters, verbose)
     if isinstance(outcome, Summary):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime
 import shutil
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
@@ -50,20 +50,24 @@ def pr_checks(
     github_repo: str | None = None,
     with_images: bool = False,
     pr_number: int | None = None,
+    fork: bool = False,
 ) -> Summary:
     """Checks of one commit, gated by the branch rule's required stages, in the untrusted zone: what they install
     and the results they cache are never read by a deploy flow.
 
     config_ref: where shipyard.yaml is read (the base branch for PRs, never the PR head).
-    branch: picks the branch rule (required and optional stages); none: quality, security, database required.
+    branch: picks the branch rule (required and optional stages): for a pull request its base branch, whatever
+    the head is called; none: quality, security, database required.
     stages: run only these stages (a stage the branch rule does not require is optional).
     github_repo: owner/name for commit statuses; default github.repository from the config.
     with_images: add the images stage (build, push, size budgets, image scans) to the branch rule's stages.
-    pr_number: the pull request this run checks, when a webhook started it (shown with the run).
+    pr_number: the pull request this run checks: its head is fetched from refs/pull/N/head, where GitHub keeps it.
+    fork: the pull request comes from a fork: no step gets a credential (no registry push), statuses aside.
     refresh_cache: run every check even where a cached result for the same content exists.
     """
-    return check_commit(Home.from_env(Zone.UNTRUSTED), repo, sha, config_ref, apps, parallelism, refresh_cache,
-                        branch, stages, github_repo, with_images)  # fmt: skip
+    commit = Commit(repo, sha, config_ref, branch, github_repo, pr_number, fork)
+    return check_commit(Home.from_env(Zone.UNTRUSTED), commit, apps=apps, parallelism=parallelism,
+                        refresh_cache=refresh_cache, stages=stages, with_images=with_images)  # fmt: skip
 
 
 @flow(name="release-checks", flow_run_name="release-checks {sha:.12}")
@@ -78,31 +82,47 @@ def release_checks(
     """The checks a deploy flow or the nightly suite runs itself, in the protected zone: its installs and cached
     results are its own, so nothing an untrusted run wrote (a poisoned install, a forged "passed") is read.
     Not a deployment of its own: only a protected flow starts it, so no API call can start it on another pool."""
-    return check_commit(Home.from_env(Zone.PROTECTED), repo, sha, config_ref, None, None, refresh_cache, branch,
-                        stages, None, False)  # fmt: skip
+    commit = Commit(repo, sha, config_ref, branch)
+    return check_commit(Home.from_env(Zone.PROTECTED), commit, stages=stages, refresh_cache=refresh_cache)
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What a run checks, under which rule, and where its statuses go."""
+
+    repo: str
+    sha: str
+    config_ref: str | None = None
+    branch: str | None = None
+    github_repo: str | None = None
+    pr_number: int | None = None
+    fork: bool = False
+
+    @property
+    def tag(self) -> str | None:
+        """The image tag naming where the commit came from: pr-N for a pull request (docker/metadata-action's
+        convention), never the base branch whose rule it runs under."""
+        return f"pr-{self.pr_number}" if self.pr_number else self.branch
 
 
 def check_commit(
     home: Home,
-    repo: str,
-    sha: str,
-    config_ref: str | None,
-    apps: list[str] | None,
-    parallelism: int | None,
-    refresh_cache: bool,
-    branch: str | None,
-    stages: list[StageName] | None,
-    github_repo: str | None,
-    with_images: bool,
+    commit: Commit,
+    *,
+    apps: list[str] | None = None,
+    parallelism: int | None = None,
+    refresh_cache: bool = False,
+    stages: list[StageName] | None = None,
+    with_images: bool = False,
 ) -> Summary:
     run_id = flow_run.get_id() or uuid.uuid4().hex
-    workspace, full_sha = checkout(repo, sha, home, run_id)
-    reports = str(home.reports(run_id))
-    pending: list[CommitStatus] = []
+    workspace, reports = str(home.workspace(run_id)), str(home.reports(run_id))
+    full_sha, config, pending = commit.sha, None, []
     try:
-        config = read_config(workspace, config_ref or full_sha)
-        selected = config.stages_for(branch, stages, ["images"] if with_images else [])
-        github = github_client(config, github_repo)
+        _, full_sha = checkout(commit.repo, commit.sha, home, run_id, commit.pr_number)
+        config = read_config(workspace, commit.config_ref or full_sha)
+        selected = config.stages_for(commit.branch, stages, ["images"] if with_images else [])
+        github = github_client(config, commit.github_repo)
         pending = [_status(config, s, "pending", "running") for s in [*selected, PIPELINE]]
         post_statuses(github, full_sha, pending)
         content_id = _content_id(workspace, full_sha)
@@ -110,16 +130,15 @@ def check_commit(
         results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id, home)
         results += [check_result(future) for future in side]
         if "images" in selected:
-            results += images_stage(config, selected["images"], apps, workspace, full_sha, branch, home)
+            results += images_stage(config, selected["images"], apps, workspace, full_sha, commit.tag, home,
+                                    credentials=not commit.fork)  # fmt: skip
         summary = Summary(tuple(results))
         publish_summary(summary, reports, key=PIPELINE)
         if "security" in selected:
             publish_sarif([r for r in results if r.spec.stage == "security"], reports)
         post_statuses(github, full_sha, _final_statuses(config, selected, summary))
     except Exception as exc:
-        # A crash must not leave GitHub showing "pending" forever.
-        errored = [replace(s, state="error", description=f"the run failed: {exc}") for s in pending]
-        post_statuses(github if pending else None, full_sha, errored)
+        _post_errors(commit, workspace, config, full_sha, pending, exc)
         raise
     finally:
         for folder in (workspace, f"{workspace}-checks", str(image_context(workspace))):
@@ -127,6 +146,29 @@ def check_commit(
     if not summary.passed:
         raise ChecksFailed(summary)
     return summary
+
+
+def _post_errors(
+    commit: Commit,
+    workspace: str,
+    config: PipelineConfig | None,
+    sha: str,
+    pending: list[CommitStatus],
+    exc: Exception,
+) -> None:
+    """A crash must not leave GitHub showing "pending", or nothing at all: every status posted so far, or the
+    pipeline's own when the run failed before any (a pull request's head that cannot be fetched), turns "error".
+    Without a config (the clone itself failed) there is no GitHub to post to."""
+    if config is None and commit.config_ref is not None and Path(workspace, ".git").is_dir():
+        try:
+            config = read_config(workspace, commit.config_ref)
+        except Exception as unreadable:
+            get_run_logger().warning("no error status posted: %s", unreadable)
+    if config is None:
+        return
+    statuses = pending or [_status(config, PIPELINE, "error", "")]
+    errored = [replace(s, state="error", description=f"the run failed: {exc}") for s in statuses]
+    post_statuses(github_client(config, commit.github_repo), sha, errored)
 
 
 def _content_id(workspace: str, sha: str) -> Any:

@@ -19,8 +19,11 @@ def git(*args: str, cwd: Path | None = None, what: str = "") -> str:
     return run(["git", *args], cwd=cwd, timeout=GIT_TIMEOUT, check=True, what=what).stdout
 
 
-def checkout(repo: str, sha: str, dest: Path) -> str:
-    """Clone repo into dest and check out sha; returns the full commit id."""
+def checkout(repo: str, sha: str, dest: Path, pull_request: int | None = None) -> str:
+    """Clone repo into dest and check out sha; returns the full commit id.
+
+    pull_request: also fetch refs/pull/N/head, where GitHub keeps a pull request's head: a fork's commits are on
+    no branch of the base repository, so a clone alone does not have them."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -28,9 +31,18 @@ def checkout(repo: str, sha: str, dest: Path) -> str:
         git("clone", "--quiet", "--no-checkout", repo, str(dest), what=f"cloning {repo}")
     except CommandError as exc:
         raise InputError(f"cannot clone repository {repo!r}: {exc.result.stderr.strip()}") from None
+    if pull_request is not None:
+        ref = f"refs/pull/{pull_request}/head"
+        try:
+            git("fetch", "--quiet", "origin", f"+{ref}:refs/remotes/origin/pull/{pull_request}", cwd=dest, what=ref)
+        except CommandError as exc:
+            raise InputError(f"cannot fetch {ref} from {repo!r}: {exc.result.stderr.strip()}") from None
     try:
         full = git("rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", cwd=dest).strip()
     except CommandError:
+        if pull_request is not None:
+            where = f"at refs/pull/{pull_request}/head of {repo}: a newer push replaced it"
+            raise InputError(f"commit {sha!r} not found {where}") from None
         raise InputError(f"commit {sha!r} not found in {repo}") from None
     git("-c", "advice.detachedHead=false", "checkout", "--quiet", full, cwd=dest, what="checkout")
     return full

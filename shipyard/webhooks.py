@@ -93,16 +93,31 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
     number = _required(payload, "number")
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
         raise Rejected(400, f"payload field number is {number!r:.80}, not a pull request number")
+    sha = _text(payload, "pull_request", "head", "sha", shape=COMMIT)
+    base = _text(payload, "pull_request", "base", "ref")
+    fork = _is_fork(payload)
     parameters = {
         "repo": _text(payload, "repository", "clone_url"),
-        "sha": _text(payload, "pull_request", "head", "sha", shape=COMMIT),
-        "branch": _text(payload, "pull_request", "head", "ref"),
-        # the pipeline's config and commands come from the base branch, never from the PR head
+        "sha": sha,
+        # the rule, the config and the commands come from the base branch, never from the PR head: a head
+        # branch (a fork's above all) can be named anything, `main` included
+        "branch": base,
         "config_ref": _text(payload, "pull_request", "base", "sha", shape=COMMIT),
         "github_repo": _text(payload, "repository", "full_name"),
         "pr_number": number,
+        "fork": fork,
     }
-    return Trigger("pr-checks/pr-checks", parameters, key, f"pull request #{number} {action}")
+    head = _text(payload, "pull_request", "head", "ref")
+    why = f"pull request #{number}{' from a fork' if fork else ''} {action}: {head} into {base}"
+    return Trigger("pr-checks/pr-checks", parameters, key, why)
+
+
+def _is_fork(payload: dict[str, Any]) -> bool:
+    """The head lives in another repository than the base; a deleted fork's head repo is null: a fork too."""
+    head = payload["pull_request"]["head"].get("repo")
+    base = _text(payload, "repository", "full_name")  # a pull_request event's repository is the base's
+    name = head.get("full_name") if isinstance(head, dict) else None
+    return not isinstance(name, str) or name.lower() != base.lower()
 
 
 def _required(payload: dict[str, Any], *keys: str) -> Any:

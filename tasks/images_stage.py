@@ -34,15 +34,22 @@ def images_stage(
     apps: list[str] | None,
     workspace: str,
     sha: str,
-    branch: str | None,
+    tag: str | None,
     home: Home,
+    *,
+    credentials: bool = True,
 ) -> list[CheckResult]:
+    """credentials: False for a fork's pull request, whose run gets no registry credentials: nothing is built or
+    pushed, and each image check says so as unavailable (never passed)."""
     specs = plan_images(config, required, apps)
     if not specs:
         return []
+    if not credentials:
+        why = "not built: a fork's pull request gets no registry credentials to push with"
+        return [not_run(s, Status.UNAVAILABLE, why) for s in specs]
     context = image_context(workspace)
     git.export(Path(workspace), sha, ["."], context)
-    tags = tuple(image_tags(sha, release_version(git.tags_at(Path(workspace), sha), config.images.version), branch))
+    tags = tuple(image_tags(sha, release_version(git.tags_at(Path(workspace), sha), config.images.version), tag))
     untrusted = home.zone is Zone.UNTRUSTED
     jobs = {app: ImageJob(app, settings, config.images, context, tags, untrusted)
             for app, settings in config.images.apps.items()}  # fmt: skip

@@ -26,10 +26,11 @@ from tasks.policy import BACKOFF, JITTER, retry_unless
     retry_condition_fn=retry_unless(InputError),
     cache_policy=NO_CACHE,  # a resumed run needs the files again, not the path of a workspace removed at the pause
 )
-def checkout(repo: str, sha: str, home: Home, run_id: str) -> tuple[str, str]:
-    """Clone at the SHA into the run's own workspace; returns (workspace, full sha)."""
+def checkout(repo: str, sha: str, home: Home, run_id: str, pull_request: int | None = None) -> tuple[str, str]:
+    """Clone at the SHA into the run's own workspace (a pull request's head fetched from refs/pull/N/head);
+    returns (workspace, full sha)."""
     workspace = home.workspace(run_id)
-    full_sha = git.checkout(repo, sha, workspace)
+    full_sha = git.checkout(repo, sha, workspace, pull_request)
     return str(workspace), full_sha
 
 

@@ -10,6 +10,6 @@ from shipyard.config.base import Strict
 class DatabaseChecks(Strict):
     server_url_env: str = Field(
         "SHIPYARD_TEST_DATABASE_URL",
-        description="Variable holding a PostgreSQL server URL to create throwaway databases in; "
-        "unset: a temporary server is started for the run.",
+        description="Variable holding a PostgreSQL server URL to create throwaway databases in (its user needs "
+        "CREATEROLE: each database gets a role of its own); unset: a temporary server is started for the run.",
     )

@@ -24,12 +24,13 @@ DRIVER = Path(__file__).with_name("migration_driver.py")
 
 @contextmanager
 def throwaway_database(server_url: str | None) -> Iterator[str]:
-    """A new, empty database: on the configured server, or on a temporary server started (and removed) here."""
+    """A new, empty database: on the configured server, or on a temporary server started (and removed) here; the
+    URL names a role of its own, so the migrations under check never hold the server's credentials."""
     if server_url is None:
-        with temporary_postgres() as url, new_database(url) as database:
+        with temporary_postgres() as url, new_database(url, own_role=True) as database:
             yield database
     else:
-        with new_database(server_url) as database:
+        with new_database(server_url, own_role=True) as database:
             yield database
 
 

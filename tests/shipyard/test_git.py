@@ -30,6 +30,39 @@ def test_missing_repository_is_bad_input(tmp_path: Path) -> None:
         git.checkout(str(tmp_path / "nope"), "HEAD", tmp_path / "ws")
 
 
+def test_a_fork_pull_requests_head_is_fetched_from_its_pull_ref(tmp_path: Path) -> None:
+    """GitHub keeps a fork's commits only under refs/pull/N/head of the base repository: no branch has them."""
+    base = tmp_path / "base"
+    create_sample_repo(base)
+    fork = tmp_path / "fork"
+    git.git("clone", "--quiet", str(base), str(fork))
+    (fork / "FORK.md").write_text("from a fork\n")
+    head = commit_all(fork, "a fork's change")
+    git.git("push", "--quiet", str(base), f"{head}:refs/pull/7/head", cwd=fork)
+    url = f"file://{base}"  # the transport a remote clone uses: only objects a fetched ref reaches arrive
+    with pytest.raises(InputError, match=f"commit '{head}' not found"):
+        git.checkout(url, head, tmp_path / "ws")
+    assert git.checkout(url, head, tmp_path / "ws", pull_request=7) == head
+    assert (tmp_path / "ws" / "FORK.md").read_text() == "from a fork\n"
+    with pytest.raises(InputError, match=r"cannot fetch refs/pull/8/head from"):
+        git.checkout(url, head, tmp_path / "ws", pull_request=8)
+
+
+def test_a_pull_request_head_replaced_by_a_newer_push_is_reported_as_such(tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    old = create_sample_repo(base)
+    git.git("update-ref", "refs/pull/3/head", old, cwd=base)
+    (base / "NEW.md").write_text("newer\n")
+    newer = commit_all(base, "newer")
+    git.git("update-ref", "refs/pull/3/head", newer, cwd=base)
+    git.git("reset", "--quiet", "--hard", old, cwd=base)
+    git.git("commit", "--quiet", "--allow-empty", "-m", "main moved on", cwd=base)
+    gone = "0123456789" * 4
+    with pytest.raises(InputError, match=r"not found at refs/pull/3/head of .*: a newer push replaced it"):
+        git.checkout(f"file://{base}", gone, tmp_path / "ws", pull_request=3)
+    assert git.checkout(f"file://{base}", newer, tmp_path / "ws", pull_request=3) == newer
+
+
 def test_export_writes_only_the_given_paths(sample: tuple[Path, str], tmp_path: Path) -> None:
     repo, sha = sample
     git.export(repo, sha, ["apps/ml"], tmp_path / "out")

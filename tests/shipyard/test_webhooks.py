@@ -87,24 +87,52 @@ def test_deliveries_that_start_nothing_say_why(event: str, payload: dict[str, An
     assert isinstance(outcome, Ignored) and why in outcome.why
 
 
-def test_a_pull_request_is_checked_with_the_config_of_its_base() -> None:
-    payload = {
-        "action": "synchronize",
-        "number": 42,
-        "repository": REPO,
-        "pull_request": {"head": {"sha": SHA, "ref": "feature/login"}, "base": {"sha": "b" * 40, "ref": "main"}},
-    }
-    trigger = route("pull_request", "d-4", payload, CONFIG)
+def test_a_pull_request_is_checked_with_the_config_and_rule_of_its_base() -> None:
+    trigger = route("pull_request", "d-4", pull_request(action="synchronize"), CONFIG)
     assert isinstance(trigger, Trigger)
     assert trigger.parameters == {
         "repo": REPO["clone_url"],
         "sha": SHA,
-        "branch": "feature/login",
+        "branch": "main",
         "config_ref": "b" * 40,
         "github_repo": "example/sample-platform",
         "pr_number": 42,
+        "fork": False,
     }
+    assert trigger.why == "pull request #42 synchronize: feature/login into main"
     assert set(trigger.parameters) <= set(inspect.signature(pr_checks.fn).parameters)
+
+
+@pytest.mark.parametrize(
+    ("head_repo", "fork"),
+    [
+        ({"full_name": "example/sample-platform"}, False),
+        ({"full_name": "Example/Sample-Platform"}, False),  # GitHub names are case-insensitive
+        ({"full_name": "fork-owner/sample-platform"}, True),
+        ({"full_name": "example/sample-platform-fork"}, True),
+        (None, True),  # the fork was deleted: GitHub sends head.repo null
+        ("missing", True),
+    ],
+)
+def test_a_pull_request_whose_head_lives_in_another_repository_is_a_fork(head_repo: Any, fork: bool) -> None:
+    head: dict[str, Any] = {"sha": SHA, "ref": "feature/login"}
+    if head_repo != "missing":
+        head["repo"] = head_repo
+    payload = pull_request(pull_request={"head": head, "base": {"sha": "b" * 40, "ref": "main"}})
+    trigger = route("pull_request", "d-fork", payload, CONFIG)
+    assert isinstance(trigger, Trigger) and trigger.parameters["fork"] is fork
+    assert ("from a fork" in trigger.why) is fork
+
+
+def test_a_fork_head_named_main_runs_under_the_rule_of_the_branch_it_targets_not_mains() -> None:
+    head = {"sha": SHA, "ref": "main", "repo": {"full_name": "fork-owner/sample-platform"}}
+    payload = pull_request(pull_request={"head": head, "base": {"sha": "b" * 40, "ref": "feature/login"}})
+    trigger = route("pull_request", "d-main", payload, CONFIG)
+    assert isinstance(trigger, Trigger)
+    assert trigger.parameters["branch"] == "feature/login" and trigger.parameters["fork"] is True
+    # main requires docs; feature/* makes docs optional: the run gets feature/*'s verdicts
+    assert CONFIG.stages_for(trigger.parameters["branch"])["docs"] is False
+    assert CONFIG.stages_for("main")["docs"] is True
 
 
 def test_a_payload_missing_what_routing_needs_is_400_naming_the_field() -> None:
@@ -114,7 +142,8 @@ def test_a_payload_missing_what_routing_needs_is_400_naming_the_field() -> None:
 
 
 def pull_request(**changes: Any) -> dict[str, Any]:
-    head, base = {"sha": SHA, "ref": "feature/login"}, {"sha": "b" * 40, "ref": "main"}
+    head = {"sha": SHA, "ref": "feature/login", "repo": {"full_name": REPO["full_name"]}}
+    base = {"sha": "b" * 40, "ref": "main"}
     payload = {"action": "opened", "number": 42, "repository": REPO, "pull_request": {"head": head, "base": base}}
     return payload | changes
 

@@ -198,3 +198,65 @@ def test_a_migration_reaches_only_its_database_and_sees_no_secret(
     everything = result.summary + result.tail
     assert "ghp_migration_attack" not in everything and "aws-secret-migration-attack" not in everything
     assert "CONNECTED" not in everything
+
+
+PROGRAM_ATTACK = '''"""uses its database connection to get out of the sandbox"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    url = bind.engine.url
+    seen = []
+    try:
+        with bind.begin_nested():  # a superuser's COPY TO PROGRAM runs as the server's user, outside the sandbox
+            bind.execute(sa.text("COPY (SELECT 1) TO PROGRAM 'touch {marker}'"))
+        seen.append("PROGRAM RAN")
+    except sa.exc.DBAPIError:
+        seen.append("PROGRAM REFUSED")
+    for user, password in (("shipyard", None), ("postgres", None), ("shipyard", url.password)):
+        other = sa.create_engine(url.set(username=user, password=password))
+        try:
+            with other.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            seen.append(f"CONNECTED AS {{user}}")
+        except sa.exc.DBAPIError:
+            pass
+        other.dispose()
+    raise RuntimeError("ATTACK " + " ".join(seen))
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+@pytest.mark.parametrize("server", ["temporary", "configured"])
+def test_a_migration_gets_a_role_of_its_own_not_the_servers_superuser(
+    sample: tuple[Path, str], server: str, postgres_server: str, own_tmpdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    if server == "configured":
+        monkeypatch.setenv("SHIPYARD_TEST_DATABASE_URL", postgres_server)
+    outside = own_tmpdir / "outside"
+    outside.mkdir(mode=0o777)
+    outside.chmod(0o777)  # writable by the server's user, so only the missing privilege can stop the attack
+    repo, _ = sample
+    (repo / MIGRATIONS / "0002_escape.py").write_text(PROGRAM_ATTACK.format(marker=outside / "escaped"))
+    result = verify(repo, commit_all(repo, "a migration that tries its database's powers"))
+    assert result.status is Status.FAILED and "ATTACK PROGRAM REFUSED" in result.summary, result.summary + result.tail
+    assert "CONNECTED AS" not in result.summary
+    assert not (outside / "escaped").exists()
+    engine = sa.create_engine(postgres_server)
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'shipyard\\_%'")).scalars()
+        assert list(left) == []  # the role went with its database
+    engine.dispose()
