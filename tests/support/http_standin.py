@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +20,8 @@ def healthy_app(method: str, path: str, headers: Any, body: bytes) -> Answer:
 
 
 @contextmanager
-def serving(handle: Handle) -> Iterator[str]:
-    """Serve until the block ends; yields the base URL."""
+def serving(handle: Handle, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve until the block ends; yields the base URL (https with `tls`, a server context)."""
 
     class Handler(BaseHTTPRequestHandler):
         def answer(self, method: str) -> None:
@@ -54,10 +55,12 @@ def serving(handle: Handle) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
