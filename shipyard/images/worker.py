@@ -12,7 +12,17 @@ from shipyard.images import engine
 from shipyard.sample import ROOT
 
 WORKER_IMAGE = f"shipyard/worker:{__version__}"
-SOURCES = ("pyproject.toml", "README.md", "prefect.yaml", "shipyard", "cli", "flows", "tasks", "deployments")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "prefect.yaml",
+    "requirements",
+    "shipyard",
+    "cli",
+    "flows",
+    "tasks",
+    "deployments",
+)
 
 
 def build_worker_image(api: Any, tag: str = WORKER_IMAGE) -> str:

@@ -1,3 +1,6 @@
+import os
+import pwd
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -5,6 +8,7 @@ import pytest
 from shipyard import git
 from shipyard.errors import InputError
 from shipyard.sample import commit_all, create_sample_repo
+from tests.capabilities import require
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +100,23 @@ def test_author_and_change_summary_since_the_serving_release(tmp_path: Path) -> 
     assert summary.endswith("head commit: Add release notes")
     assert git.change_summary(repo, None, head) == "first release here; head commit: Add release notes"
     assert git.change_summary(repo, "0" * 40, head).startswith("first release here")
+
+
+def test_a_local_repository_of_another_user_is_trusted_for_its_clone_alone(tmp_path: Path) -> None:
+    """As in a flow-run container, where the repository is mounted from the host: git refuses another user's
+    repository; the checkout names it in safe.directory for that one command, not '*' for the whole image."""
+    require(os.geteuid() == 0, "changing a repository's owner needs root")
+    repo = tmp_path / "repo"
+    sha = create_sample_repo(repo)
+    nobody = pwd.getpwnam("nobody")
+    for path in [repo, *repo.rglob("*")]:
+        os.lchown(path, nobody.pw_uid, nobody.pw_gid)
+    plain = subprocess.run(
+        ["git", "clone", "--quiet", str(repo), str(tmp_path / "plain")], capture_output=True, text=True
+    )
+    assert plain.returncode != 0 and "dubious ownership" in plain.stderr
+    assert git.checkout(str(repo), sha, tmp_path / "ws") == sha
+    listed = subprocess.run(
+        ["git", "config", "--show-origin", "--get-all", "safe.directory"], capture_output=True, text=True
+    )
+    assert str(repo) not in listed.stdout  # nothing was written to any config file

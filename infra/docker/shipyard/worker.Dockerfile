@@ -7,15 +7,19 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/shipyard
+# Dependencies first, each distribution checked against its pinned sha256 (scripts/pin_requirements.py worker), in a
+# layer of their own: a change to Shipyard's sources rebuilds only the layer below.
+COPY requirements/worker.txt requirements/worker.txt
+RUN python3 -m venv /opt/shipyard/venv \
+    && /opt/shipyard/venv/bin/pip install --no-cache-dir --require-hashes -r requirements/worker.txt
 COPY pyproject.toml README.md prefect.yaml ./
 COPY shipyard/ shipyard/
 COPY cli/ cli/
 COPY flows/ flows/
 COPY tasks/ tasks/
 COPY deployments/ deployments/
-RUN python3 -m venv /opt/shipyard/venv \
-    && /opt/shipyard/venv/bin/pip install --no-cache-dir . \
-    && git config --system --add safe.directory '*'
+# No build isolation: the build backend is one of the pinned distributions above, not a fresh, unpinned download.
+RUN /opt/shipyard/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation .
 ENV PATH=/opt/shipyard/venv/bin:$PATH PYTHONUNBUFFERED=1 SHIPYARD_SOURCE=/opt/shipyard SHIPYARD_HOME=/tmp/shipyard \
     HOME=/tmp
 # Flow runs need no root: everything they write goes under /tmp (SHIPYARD_HOME, caches); the source is read-only.
