@@ -6,6 +6,7 @@ the Prefect client's work never holds the interpreter lock the acknowledgements 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shipyard.config.schema import PipelineConfig
-from shipyard.webhook_spool import Pending, Spool, SpoolUnavailable
+from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
 from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
 
 Dispatch = Callable[[Pending], str]  # returns the flow run id
@@ -176,6 +177,36 @@ class Every:
                 LOG.exception("approval watcher pass failed; trying again in %.0f s", self.interval)
 
 
+class GroupCommit:
+    """Deliveries that arrive while the spool syncs to disk wait for the next sync together: one sync covers a
+    batch instead of each delivery waiting its turn for its own, and the event loop never waits on the disk."""
+
+    def __init__(self, spool: Spool) -> None:
+        self._spool = spool
+        self._waiting: list[tuple[Received, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, received: Received) -> bool:
+        """Whether it is new (False: a redelivery); raises SpoolUnavailable when it could not be recorded."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((received, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                added = await asyncio.to_thread(self._spool.add_all, [received for received, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    future.set_exception(exc)
+            else:
+                for (_, future), new in zip(batch, added, strict=True):
+                    future.set_result(new)
+
+
 def create_app(
     config: PipelineConfig,
     secret: bytes,
@@ -186,6 +217,7 @@ def create_app(
     """Without `dispatch`, deliveries go to Prefect from a process of their own, where the approval watcher also
     runs every watch_interval seconds (None: no watcher)."""
     background = InThread(spool, dispatch) if dispatch else OwnProcess(spool, config, watch_interval)
+    commits = GroupCommit(spool)
 
     async def github(request: Request) -> JSONResponse:
         try:
@@ -202,8 +234,9 @@ def create_app(
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         if isinstance(outcome, Ignored):
             return JSONResponse({"ignored": outcome.why}, status_code=202)
+        received = Received(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
         try:
-            added = spool.add(delivery, outcome.deployment, outcome.parameters, outcome.idempotency_key)
+            added = await commits.add(received)
         except SpoolUnavailable as exc:  # not acknowledged: GitHub's delivery log shows it failed, to redeliver
             LOG.error("delivery %s not queued: %s", delivery, exc)
             return JSONResponse(

@@ -36,6 +36,14 @@ class SpoolUnavailable(ShipyardError):
 
 
 @dataclass(frozen=True)
+class Received:
+    delivery: str
+    deployment: str
+    parameters: dict[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
 class Pending:
     delivery: str
     deployment: str
@@ -58,16 +66,33 @@ class Spool:
     def add(self, delivery: str, deployment: str, parameters: dict[str, Any], key: str) -> bool:
         """False when this delivery was already received (GitHub redelivers on timeouts and by hand). Raises
         SpoolUnavailable when it cannot be recorded."""
+        return self.add_all([Received(delivery, deployment, parameters, key)])[0]
+
+    def add_all(self, deliveries: list[Received]) -> list[bool]:
+        """Record several in one transaction, so one sync to disk covers them all (group commit): all of them are
+        on disk when this returns, or none is and SpoolUnavailable is raised."""
+        now = time.time()
         try:
             with self._lock:
-                cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO deliveries (delivery, deployment, parameters, idempotency_key, received) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (delivery, deployment, json.dumps(parameters), key, time.time()),
-                )
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    added = [
+                        self._db.execute(
+                            "INSERT OR IGNORE INTO deliveries (delivery, deployment, parameters, idempotency_key, "
+                            "received) VALUES (?, ?, ?, ?, ?)",
+                            (d.delivery, d.deployment, json.dumps(d.parameters), d.idempotency_key, now),
+                        ).rowcount
+                        == 1
+                        for d in deliveries
+                    ]
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                        self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             raise SpoolUnavailable(f"the webhook spool {self.path} cannot record a delivery: {exc}") from None
-        return cursor.rowcount == 1
+        return added
 
     def prune(self) -> int:
         """Forget deliveries dispatched more than keep_days ago; one still waiting for dispatch is kept."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -18,10 +19,10 @@ import httpx
 import pytest
 import uvicorn
 
-from deployments.webhook_relay import Dispatcher, create_app
+from deployments.webhook_relay import Dispatcher, GroupCommit, create_app
 from shipyard.config import load_config
 from shipyard.files import free_port
-from shipyard.webhook_spool import Pending, Spool
+from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
 
 SECRET = b"relay-test-secret"
 CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
@@ -272,3 +273,43 @@ def test_a_stopped_dispatcher_ends_after_the_dispatch_in_progress_not_its_batch(
     assert sent == ["d-0"]
     assert [p.delivery for p in spool.due()] == ["d-1", "d-2", "d-3", "d-4"]  # left for the next start
     spool.close()
+
+
+def test_deliveries_arriving_during_a_sync_share_the_next_one_and_each_learns_its_own_outcome(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    batches: list[list[str]] = []
+    first_sync_started, release_first = threading.Event(), threading.Event()
+    record_all = spool.add_all
+
+    def add_all(deliveries: list[Received]) -> list[bool]:
+        batches.append([d.delivery for d in deliveries])
+        if len(batches) == 1:
+            first_sync_started.set()
+            release_first.wait(10)  # a slow disk: everything else arrives meanwhile
+        if len(batches) == 3:
+            raise SpoolUnavailable("disk full (simulated)")
+        return record_all(deliveries)
+
+    spool.add_all = add_all  # type: ignore[method-assign]
+    commits = GroupCommit(spool)
+
+    def received(name: str) -> Received:
+        return Received(name, "pr-checks/pr-checks", {"n": name}, f"github-{name}")
+
+    async def scenario() -> list[bool | str]:
+        first = asyncio.create_task(commits.add(received("d-0")))
+        await asyncio.to_thread(first_sync_started.wait, 10)
+        rest = [asyncio.create_task(commits.add(received(name))) for name in ("d-1", "d-2", "d-1", "d-3")]
+        await asyncio.sleep(0.05)
+        release_first.set()
+        outcomes: list[bool | str] = [await first, *await asyncio.gather(*rest)]
+        try:
+            await commits.add(received("d-4"))
+        except SpoolUnavailable as exc:
+            outcomes.append(str(exc))
+        outcomes.append(await commits.add(received("d-5")))
+        return outcomes
+
+    assert asyncio.run(scenario()) == [True, True, True, False, True, "disk full (simulated)", True]
+    assert batches == [["d-0"], ["d-1", "d-2", "d-1", "d-3"], ["d-4"], ["d-5"]]
+    assert spool.counts() == {"received": 5, "waiting": 5}  # d-0..d-3 and d-5; d-4 was refused, not half-kept
