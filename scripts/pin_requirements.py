@@ -3,24 +3,22 @@
     python3.11 scripts/pin_requirements.py tools     # shipyard/pins/tools/<package>.txt, one per scanner in TOOLS
     python3.11 scripts/pin_requirements.py worker    # requirements/worker.txt: the worker image's dependencies
 
-pip resolves each set in a throwaway virtualenv of this interpreter (`install --dry-run --report`), from the index
-this machine's pip is configured with, and the files record every distribution it chose with its sha256: the
+pip resolves each set (`install --dry-run --report`, scripts/hash_lockfile.py's resolve) from the index this
+machine's pip is configured with, and the files record every distribution it chose with its sha256: the
 wheels for CPython 3.11 on linux x86_64, the interpreter of the worker image and of these machines. A file that
 differs from what it pins makes pip refuse the install.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import subprocess
 import sys
-import tempfile
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from hash_lockfile import normalised, resolve  # noqa: E402  (beside this script: one way to ask pip for hashes)
 
 from shipyard.tools import PINS, TOOLS  # noqa: E402  (the repository's own package, found through ROOT)
 
@@ -30,25 +28,14 @@ HEADER = (
 )
 
 
-def canonical(name: str) -> str:
-    """PEP 503's normalized name: pip_audit and pip-audit are one distribution."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def hashed(requirements: list[str]) -> list[str]:
     """`name==version --hash=sha256:...` for every distribution pip resolves for these requirements."""
-    with tempfile.TemporaryDirectory(prefix="shipyard-pin-") as folder:
-        venv, report = Path(folder) / "venv", Path(folder) / "report.json"
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "--dry-run", "--ignore-installed", "--report", str(report), *requirements], check=True)
-        chosen = json.loads(report.read_text())["install"]
     lines = []
-    for item in sorted(chosen, key=lambda i: canonical(i["metadata"]["name"])):
+    for item in sorted(resolve(requirements), key=lambda i: normalised(i["metadata"]["name"])):
         digest = item["download_info"].get("archive_info", {}).get("hashes", {}).get("sha256")
         if not digest:
             raise SystemExit(f"no sha256 for {item['metadata']['name']}: {item['download_info']['url']}")
-        pin = f"{canonical(item['metadata']['name'])}=={item['metadata']['version']}"
+        pin = f"{normalised(item['metadata']['name'])}=={item['metadata']['version']}"
         lines.append(f"{pin} \\\n    --hash=sha256:{digest}")
     return lines
 

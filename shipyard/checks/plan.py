@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from shipyard.config.schema import PipelineConfig
 from shipyard.config.security import IMAGE_SCANNERS, ScannerName
 from shipyard.database.verify import DRIVER as MIGRATION_DRIVER
 from shipyard.deps import install_command
-from shipyard.security.scanners import RULE_PACK, SCANNERS
+from shipyard.security.scanners import RULE_PACK, SCANNERS, Scanner
 from shipyard.toolchains import label
 
 
@@ -93,14 +94,14 @@ def plan_security(config: PipelineConfig, required: bool, root_id: str, today: d
         settings = security.scanner(name)
         if not settings.enabled or name in IMAGE_SCANNERS:
             continue
-        scanner = SCANNERS[name]
         definition = {
             "tree": root_id,
             "scanner": name,
-            "tool": tools.TOOLS[scanner.tool].requirement if scanner.tool in tools.TOOLS else scanner.tool,
+            "tool": _tool(SCANNERS[name]),
             "rule_pack": rule_pack,
             "policy": security.model_dump(mode="json"),
             "apps": {n: [a.path, a.lockfile, a.toolchain] for n, a in config.apps.items()},
+            "image_lockfiles": {n: a.prefetch for n, a in config.images.apps.items()},
             "day": today.isoformat(),
         }
         specs.append(
@@ -192,6 +193,12 @@ def plan_images(config: PipelineConfig, required: bool, apps: list[str] | None =
 def check_cache_key(spec: CheckSpec, toolchain_version: str, deps_key: str) -> str:
     """What a check reads: its files and definition, the exact toolchain and the installed dependencies."""
     return "check-" + _digest({"content": spec.content_key, "toolchain": toolchain_version, "deps": deps_key})
+
+
+def _tool(scanner: Scanner) -> str:
+    if scanner.inspect is not None:  # Shipyard's own module is the tool: a change to its rules is a new version
+        return _file_digest(Path(inspect.getfile(scanner.inspect)))
+    return tools.TOOLS[scanner.tool].requirement if scanner.tool in tools.TOOLS else scanner.tool
 
 
 def _digest(value: object) -> str:

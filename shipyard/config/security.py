@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator
 
@@ -21,6 +21,7 @@ ScannerName = Literal[
     "bandit",
     "pip-audit",
     "npm-audit",
+    "lockfile-hashes",
     "image-config",
     "image-vulns",
 ]
@@ -61,7 +62,9 @@ class Security(Strict):
         default_factory=dict, description="Severity by rule id, overriding the scanner's (checkov reports none)."
     )
     allow: list[AllowedFinding] = Field(default_factory=list, description="Accepted findings, each with a reason.")
-    scanners: dict[ScannerName, ScannerSettings] = Field(default_factory=dict, description="Per-scanner settings.")
+    scanners: dict[ScannerName, ScannerSettings] = Field(
+        default_factory=dict, description=f"Per-scanner settings, by name: {', '.join(get_args(ScannerName))}."
+    )
 
     @field_validator("rules", "dockerfiles", "manifests")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+from collections.abc import Callable
 from dataclasses import replace
 
 from shipyard.checks.model import CheckResult, CheckSpec, Status
@@ -31,17 +32,18 @@ def verdict(spec: CheckSpec, outcome: ScanOutcome, policy: Security, today: date
         head = f"{len(blocking)} finding(s) at or above {policy.fail_on}: "
         return result(Status.FAILED, head + "; ".join(_listed(blocking)), findings)
     allowed = sum(1 for f in findings if f.allowed)
-    below = len(findings) - allowed
+    below = [f for f in findings if not f.allowed]
     parts = [f"no findings at or above {policy.fail_on}"]
-    parts += [f"{below} below"] if below else []
     parts += [f"{allowed} allowed"] if allowed else []
+    # named, not only counted: the summary is where a finding that does not block gets seen
+    parts += [f"{len(below)} below: " + "; ".join(_listed(below, lambda f: f"{f.rule} ({f.where})"))] if below else []
     if outcome.note:
         parts = [outcome.note]
     return result(Status.PASSED, ", ".join(parts), findings)
 
 
-def _listed(findings: list[Finding]) -> list[str]:
-    shown = [f.describe() for f in findings[:LISTED]]
+def _listed(findings: list[Finding], describe: Callable[[Finding], str] = Finding.describe) -> list[str]:
+    shown = [describe(f) for f in findings[:LISTED]]
     return shown + ([f"and {len(findings) - LISTED} more"] if len(findings) > LISTED else [])
 
 

@@ -15,7 +15,7 @@ from shipyard.config.schema import PipelineConfig
 from shipyard.config.security import ScannerName
 from shipyard.deps import tool_env
 from shipyard.runner import CommandResult, ToolNotFound, run
-from shipyard.security import parsers
+from shipyard.security import lockfiles, parsers
 from shipyard.security.findings import Finding, mask_literals, severity
 from shipyard.security.parsers import ScannerUnavailable
 
@@ -34,6 +34,7 @@ class ScanTarget:
     manifests: tuple[str, ...]
     rules: tuple[str, ...]
     kubernetes_version: str
+    image_lockfiles: tuple[tuple[str, str], ...] = ()  # (toolchain, lock file from the root) image builds install
 
     @classmethod
     def resolve(cls, config: PipelineConfig, root: Path) -> ScanTarget:
@@ -41,6 +42,12 @@ class ScanTarget:
             return tuple((a.path, a.lockfile) for a in config.apps.values() if a.toolchain == kind)
 
         security = config.security
+        images = tuple(
+            (config.apps[name].toolchain, lockfile)
+            for name, image in config.images.apps.items()
+            if name in config.apps
+            for lockfile in image.prefetch
+        )
         return cls(
             root=root,
             python_apps=apps("python"),
@@ -49,7 +56,14 @@ class ScanTarget:
             manifests=_matching(root, security.manifests),
             rules=(str(RULE_PACK), *(str(root / r) for r in security.rules)),
             kubernetes_version=security.kubernetes_version,
+            image_lockfiles=images,
         )
+
+    def lockfiles(self) -> tuple[tuple[str, str], ...]:
+        """(toolchain, path from the root) of every lock file the apps and their images install from, once each."""
+        apps = [("python", lockfiles.lockfile_path(p, lock)) for p, lock in self.python_apps]
+        apps += [("node", lockfiles.lockfile_path(p, lock)) for p, lock in self.node_apps]
+        return tuple(dict.fromkeys([*apps, *self.image_lockfiles]))
 
 
 @dataclass(frozen=True)
@@ -62,9 +76,11 @@ class Invocation:
 @dataclass(frozen=True)
 class Scanner:
     name: ScannerName
-    tool: str  # a key of tools.TOOLS, or a command expected on PATH (npm)
+    tool: str  # a key of tools.TOOLS, a command expected on PATH (npm), or "shipyard" for an in-process scanner
     plan: Callable[[ScanTarget], list[Invocation]]
     nothing_to_scan: str = ""
+    # In-process instead of a tool: reads the checkout itself; None from it means there is nothing to scan.
+    inspect: Callable[[ScanTarget], list[Finding] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,16 +177,33 @@ SCANNERS: dict[str, Scanner] = {
         Scanner("bandit", "bandit", _bandit, "no Python apps"),
         Scanner("pip-audit", "pip-audit", _pip_audit, "no Python apps"),
         Scanner("npm-audit", "npm", _npm_audit, "no Node apps"),
+        Scanner("lockfile-hashes", "shipyard", lambda t: [], "no lock files", inspect=lockfiles.findings),
     )
 }
 
 
 def scan(scanner: Scanner, target: ScanTarget, timeout: float, tool_store: Path) -> ScanOutcome:
     """Run one scanner over the checkout. Whatever keeps it from reporting is 'unavailable', never a pass."""
+    if scanner.inspect is not None:
+        return _inspect(scanner, scanner.inspect, target)
     invocations = scanner.plan(target)
     if not invocations:
         return ScanOutcome(note=f"nothing to scan: {scanner.nothing_to_scan}")
     return _run(scanner.tool, invocations, target.root, timeout, tool_store)
+
+
+def _inspect(
+    scanner: Scanner, inspect: Callable[[ScanTarget], list[Finding] | None], target: ScanTarget
+) -> ScanOutcome:
+    started = time.monotonic()
+    try:
+        findings = inspect(target)
+    except Exception as exc:  # a bug or a file it cannot read: the scanner did not do its job, which is no pass
+        reason = str(exc) if isinstance(exc, ScannerUnavailable) else f"{type(exc).__name__}: {exc}"
+        return ScanOutcome(unavailable=reason, duration=time.monotonic() - started)
+    if findings is None:
+        return ScanOutcome(note=f"nothing to scan: {scanner.nothing_to_scan}", duration=time.monotonic() - started)
+    return ScanOutcome(tuple(findings), duration=time.monotonic() - started)
 
 
 def _image_findings(result: CommandResult) -> list[Finding]:

@@ -57,10 +57,26 @@ def test_clean_sample_passes_with_the_dependency_audit_unavailable_not_passed(cl
     headline = run.output.strip().splitlines()[-1]
     assert "did not pass: security/pip-audit (unavailable), security/npm-audit (unavailable)" in headline
     assert "all checks passed" not in run.output
-    for scanner in ("semgrep", "secrets", "trivy-config", "checkov", "hadolint", "kubernetes", "bandit"):
+    passed = ("semgrep", "secrets", "trivy-config", "checkov", "hadolint", "kubernetes", "bandit", "lockfile-hashes")
+    for scanner in passed:
         assert f"security/{scanner}" not in headline
     assert "vulnerability data unreachable for apps/api/requirements.lock" in run.output
     assert "vulnerability data unreachable for apps/web/package-lock.json" in run.output
+
+
+def table_artifact(env: dict[str, str], run: CliRun, key: str) -> list[dict[str, str]]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    assert run.flow_run_id is not None
+    with client_for(env) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.flow_run_id]), key=ArtifactFilterKey(any_=[key])
+            )
+        )
+    assert isinstance(artifact.data, str)  # a table artifact is stored as its JSON text
+    rows: list[dict[str, str]] = json.loads(artifact.data)
+    return rows
 
 
 def test_clean_run_writes_a_valid_sarif_and_the_api_docs(
@@ -70,7 +86,7 @@ def test_clean_run_writes_a_valid_sarif_and_the_api_docs(
     reports = reports_of(shipyard_env, run)
     log = json.loads((reports / "security.sarif").read_text())
     jsonschema.Draft4Validator(SCHEMA).validate(log)
-    assert len(log["runs"]) == 9
+    assert len(log["runs"]) == 10
     assert {p.name for p in (reports / "security").iterdir()} >= {"semgrep.json", "checkov.json", "pip-audit.json"}
     openapi = json.loads((reports / "docs" / "api" / "openapi.json").read_text())
     assert {"/health", "/properties", "/properties/{property_id}"} <= set(openapi["paths"])
@@ -101,7 +117,7 @@ def test_github_gets_pending_then_final_status_for_each_stage_on_the_right_sha(
     assert all(s["repo"] == "example/sample-platform" for s in final)
     assert all(str(run.flow_run_id) in s["target_url"] for s in final)
     security = next(s for s in final if s["context"] == "shipyard/security")
-    assert security["description"] == "7 passed, 2 unavailable"
+    assert security["description"] == "8 passed, 2 unavailable"
 
 
 def test_a_github_outage_is_retried_and_never_changes_the_result(
@@ -125,7 +141,7 @@ def test_a_github_outage_is_retried_and_never_changes_the_result(
     assert github.rejected[-1] == (401, "Bad credentials")
 
 
-def test_vulnerable_variant_fails_naming_token_injection_root_and_limits(
+def test_vulnerable_variant_fails_naming_token_injection_root_and_limits_and_flags_its_unhashed_lock_file(
     shipyard_env: dict[str, str], github: GitHubStandIn, tmp_path: Path
 ) -> None:
     repo, sha = sample_for(tmp_path, github, "vulnerable")
@@ -145,6 +161,19 @@ def test_vulnerable_variant_fails_naming_token_injection_root_and_limits(
         for name in names:
             assert name in headline, f"{what}: {name}"
     assert VULNERABLE_TOKEN not in run.output
+    # medium: in the summary and the SARIF, not blocking
+    assert "security/lockfile-hashes" not in headline
+    [row] = [r for r in table_artifact(shipyard_env, run, "pr-checks-table") if r["check"] == "lockfile-hashes"]
+    assert (row["status"], row["detail"]) == (
+        "passed",
+        "no findings at or above high, 1 below: lockfile-without-hashes (apps/workers/requirements.lock)",
+    )
+    log = json.loads((reports_of(shipyard_env, run) / "security.sarif").read_text())
+    [lockfiles] = [r for r in log["runs"] if r["tool"]["driver"]["name"] == "lockfile-hashes"]
+    assert [
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+        for r in lockfiles["results"]
+    ] == [("lockfile-without-hashes", "warning", "apps/workers/requirements.lock")]
     for report in reports_of(shipyard_env, run).rglob("*"):
         if report.is_file():
             assert VULNERABLE_TOKEN not in report.read_text(errors="replace"), report

@@ -1,7 +1,11 @@
+import datetime
 from pathlib import Path
+from typing import get_args
 
-from shipyard.checks.plan import check_cache_key, matrix, plan_checks
+from shipyard.checks.plan import check_cache_key, matrix, plan_checks, plan_security
 from shipyard.config import load_config
+from shipyard.config.schema import PipelineConfig
+from shipyard.config.security import IMAGE_SCANNERS, ScannerName
 
 SAMPLE = load_config(Path(__file__).parents[3] / "examples" / "platform" / "shipyard.yaml")
 
@@ -44,3 +48,21 @@ def test_cache_key_includes_toolchain_version_and_dependencies() -> None:
     assert base == check_cache_key(spec, "3.11.7", "deps-a")
     assert base != check_cache_key(spec, "3.11.8", "deps-a")
     assert base != check_cache_key(spec, "3.11.7", "deps-b")
+
+
+def security_keys(root_id: str, config: PipelineConfig = SAMPLE) -> dict[str, str]:
+    return {s.check: s.content_key for s in plan_security(config, True, root_id, datetime.date(2026, 11, 27))}
+
+
+def test_one_security_check_per_scanner_keyed_by_the_commits_tree() -> None:
+    keys = security_keys("tree-a")
+    assert set(keys) == set(get_args(ScannerName)) - set(IMAGE_SCANNERS) and "lockfile-hashes" in keys
+    assert keys == security_keys("tree-a")
+    changed = security_keys("tree-b")  # a changed lock file is a new root tree
+    assert all(changed[name] != key for name, key in keys.items())
+
+
+def test_a_lock_file_added_to_an_image_changes_the_security_keys() -> None:
+    config = load_config(Path(__file__).parents[3] / "examples" / "platform" / "shipyard.yaml")
+    config.images.apps["api"].prefetch.append("apps/api/requirements.extra.lock")
+    assert security_keys("tree-a", config)["lockfile-hashes"] != security_keys("tree-a")["lockfile-hashes"]

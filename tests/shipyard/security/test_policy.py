@@ -53,6 +53,20 @@ def test_an_allowed_finding_passes_and_carries_its_reason() -> None:
     assert result.findings[0].allowed == "limits set by the namespace LimitRange"
 
 
+def test_a_pass_names_the_findings_below_the_threshold() -> None:
+    lockfile = Finding("shipyard", "lockfile-without-hashes", "medium", "apps/workers/requirements.lock", None, "m")
+    result = judge([lockfile, *(finding(f"CKV_{i}", "low") for i in range(5))])
+    assert result.status is Status.PASSED
+    assert result.summary == (
+        "no findings at or above high, 6 below: lockfile-without-hashes (apps/workers/requirements.lock); "
+        "CKV_0 (infra/k8s/api.yaml:3); CKV_1 (infra/k8s/api.yaml:3); CKV_2 (infra/k8s/api.yaml:3); "
+        "CKV_3 (infra/k8s/api.yaml:3); and 1 more"
+    )
+    allow = [{"rule": "CKV_K8S_11", "reason": "r", "expires": "2027-01-01"}]
+    both = judge([finding("CKV_K8S_11", "high"), finding("CKV_K8S_43", "medium")], allow=allow)
+    assert both.summary == "no findings at or above high, 1 allowed, 1 below: CKV_K8S_43 (infra/k8s/api.yaml:3)"
+
+
 def test_an_expired_entry_fails_the_check_and_says_so() -> None:
     allow = [{"rule": "CKV_K8S_11", "reason": "until the LimitRange lands", "expires": "2026-11-27"}]
     result = judge([finding("CKV_K8S_11", "high")], allow=allow)
