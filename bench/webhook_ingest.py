@@ -3,7 +3,8 @@ delivery must become a flow run (targets: p99 < 50 ms, >= 200/s on 2 cores, 0 lo
 the relay's GET /health at the same rate and in the same closed loop (the HTTP stack without a delivery's work).
 
 Real pieces: `shipyard webhook serve` as its own process, a real Prefect server with a pr-checks deployment (no
-worker: the runs stay scheduled), signed deliveries over HTTP from one asyncio client with 50 in flight. Three
+worker: the runs stay scheduled), signed deliveries over HTTP/1.1 keep-alive from one asyncio sender with 50
+connections (bench/_http_load.py: a sender light enough that the relay, not the sender, sets the pace). Three
 rounds back to back while the relay's dispatcher turns what it spooled into flow runs; figures are the medians of
 the rounds. The Prefect server (SQLite) creates a few runs a second, far fewer than GitHub can send: after the last
 round the dispatcher gets a window (WINDOW_SECONDS), then the relay is stopped and every accepted delivery is
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import httpx
 from _harness import ROOT, RUNS, fail, finish, median, ratio, shipyard_command, start, stop_server
+from _http_load import Connection, connections
 
 PER_ROUND, CONCURRENCY = int(os.environ.get("DELIVERIES", "400")), 50  # deliveries per round, each way
 SECRET = b"bench-secret"
@@ -90,35 +92,37 @@ try:
             "X-Hub-Signature-256": "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest(),
         }
 
-    async def send(client: httpx.AsyncClient, i: int | None, gate: asyncio.Semaphore) -> float:
+    async def send(pool: asyncio.Queue[Connection], i: int | None) -> float:
         """One request (i=None: the baseline, GET /health over the same HTTP stack, no delivery work); its ms."""
-        async with gate:
+        connection = await pool.get()
+        try:
             started = time.perf_counter()
             if i is None:
-                response = await client.get("/health")
-                if response.status_code != 200:
-                    problems.append(f"GET /health answered {response.status_code}")
+                status, _ = await connection.request("GET", "/health")
+                if status != 200:
+                    problems.append(f"GET /health answered {status}")
                 return (time.perf_counter() - started) * 1000
             body, headers = request(i)
-            response = await client.post("/github", content=body, headers=headers)
+            status, answer = await connection.request("POST", "/github", body, headers)
             elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code == 202 and "queued" in response.json():
-                accepted.add(f"bench-{i}")
-            else:
-                refused.append(f"bench-{i}: {response.status_code} {response.text[:200]}")
-            return elapsed
+        finally:
+            pool.put_nowait(connection)
+        if status == 202 and "queued" in json.loads(answer):
+            accepted.add(f"bench-{i}")
+        else:
+            refused.append(f"bench-{i}: {status} {answer[:200]!r}")
+        return elapsed
 
     async def offered(first: int | None, count: int, rate: float | None) -> tuple[list[float], float]:
         """rate=None: closed loop, 50 in flight, as fast as the relay answers (its throughput). rate=200: GitHub's
         deliveries arriving at 200/s, at most 50 in flight (the acknowledgement latency a sender sees)."""
-        gate = asyncio.Semaphore(CONCURRENCY)
-        async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=CONCURRENCY), timeout=30) as c:
+        async with connections("127.0.0.1", port, CONCURRENCY) as pool:
             began = time.perf_counter()
             tasks = []
             for n in range(count):
                 if rate is not None:
                     await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
-                tasks.append(asyncio.create_task(send(c, None if first is None else first + n, gate)))
+                tasks.append(asyncio.create_task(send(pool, None if first is None else first + n)))
             latencies = await asyncio.gather(*tasks)
             return list(latencies), time.perf_counter() - began
 
