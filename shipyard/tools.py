@@ -73,6 +73,7 @@ def _install(tool: Tool, venv: Path) -> None:
     created = run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     if created.ok:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
+        pip.append("--only-binary=:all:")  # an sdist's build would fetch its build requirements with no hash
         installed = run([*pip, "-r", str(tool.pins)], timeout=INSTALL_TIMEOUT)
         if installed.ok:
             (venv / DONE_MARKER).touch()

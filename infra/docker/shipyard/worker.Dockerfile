@@ -7,11 +7,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/shipyard
-# Dependencies first, each distribution checked against its pinned sha256 (scripts/pin_requirements.py worker), in a
-# layer of their own: a change to Shipyard's sources rebuilds only the layer below.
+# Dependencies first, each distribution checked against its pinned sha256 (scripts/pin_requirements.py worker), wheels
+# only (an sdist's build would fetch its build requirements unhashed), in a layer of their own: a change to
+# Shipyard's sources rebuilds only the layer below.
 COPY requirements/worker.txt requirements/worker.txt
 RUN python3 -m venv /opt/shipyard/venv \
-    && /opt/shipyard/venv/bin/pip install --no-cache-dir --require-hashes -r requirements/worker.txt
+    && /opt/shipyard/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: -r requirements/worker.txt
 COPY pyproject.toml README.md prefect.yaml ./
 COPY shipyard/ shipyard/
 COPY cli/ cli/
