@@ -82,6 +82,7 @@ try:
         repository = {
             "clone_url": "https://github.invalid/example/sample-platform.git",
             "full_name": "example/sample-platform",
+            "default_branch": "main",
         }
         payload = {"ref": "refs/heads/feature/bench", "after": f"{i:040x}", "repository": repository}
         body = json.dumps(payload).encode()

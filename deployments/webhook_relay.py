@@ -201,10 +201,12 @@ class GroupCommit:
                 added = await asyncio.to_thread(self._spool.add_all, [received for received, _ in batch])
             except Exception as exc:
                 for _, future in batch:
-                    future.set_exception(exc)
+                    if not future.done():  # a request whose client went away is cancelled: nobody waits for it
+                        future.set_exception(exc)
             else:
                 for (_, future), new in zip(batch, added, strict=True):
-                    future.set_result(new)
+                    if not future.done():
+                        future.set_result(new)
 
 
 def create_app(

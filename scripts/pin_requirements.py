@@ -47,6 +47,8 @@ def hashed(requirements: list[str]) -> list[str]:
             digest = item["download_info"].get("archive_info", {}).get("hashes", {}).get("sha256")
             if not digest:
                 raise SystemExit(f"no sha256 for {name}: {item['download_info']['url']}")
+            if not item["download_info"]["url"].endswith(".whl"):  # installs are --only-binary: no build runs
+                raise SystemExit(f"{name}=={version} has no wheel for {python}: {item['download_info']['url']}")
             known, digests = chosen.setdefault(name, (version, set()))
             if known != version:
                 raise SystemExit(f"{name}: {python} resolves {version}, another interpreter {known}: pin it")

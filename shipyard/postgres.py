@@ -118,7 +118,9 @@ def new_database(server_url: str, prefix: str = "shipyard", own_role: bool = Fal
         password = secrets.token_urlsafe(24)  # URL-safe alphabet: no quote can end the literal
         create = [
             f"CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD '{password}'",
-            f'CREATE DATABASE "{name}" OWNER "{name}"',
+            # template0: what a role plants in template1's public schema (every role may, before PostgreSQL 15)
+            # would be copied into every later database, a protected run's included
+            f'CREATE DATABASE "{name}" OWNER "{name}" TEMPLATE template0',
             f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC',
         ]
         url = url.set(username=name, password=password)

@@ -80,35 +80,42 @@ def _node(version: str, store: Path) -> Toolchain:
     return Toolchain("node", version, full, str(binary.parent))
 
 
-def pinned_node(version: str) -> tuple[str, str | None]:
-    """(exact release, integrity): a major from NODE_RELEASES, or an exact X.Y.Z as configured, whose integrity
-    only the registry vouches for."""
+def pinned_node(version: str) -> tuple[str, str]:
+    """(exact release, integrity) a major, or an exact X.Y.Z, resolves to: only releases pinned in NODE_RELEASES,
+    whose integrity the registry cannot change (a config from the commit under check names the version)."""
     if version in NODE_RELEASES:
         return NODE_RELEASES[version]
-    if len(version.split(".")) == 3:
-        known = dict(NODE_RELEASES.values())
-        return version, known.get(version)
-    majors = ", ".join(NODE_RELEASES)
-    raise ToolchainUnavailable(f"node {version}: Shipyard installs the majors it pins ({majors}) or an exact X.Y.Z")
+    for release, integrity in NODE_RELEASES.values():
+        if version == release:
+            return release, integrity
+    pinned = ", ".join(f"{major} ({release})" for major, (release, _) in NODE_RELEASES.items())
+    raise ToolchainUnavailable(f"node {version}: Shipyard installs only the releases it pins: {pinned}")
 
 
-def _install_node(release: str, integrity: str | None, prefix: Path) -> None:
+def _install_node(release: str, integrity: str, prefix: Path) -> None:
     """The npm registry ships Node builds as packages; that is how we get a second Node major here. npm checks the
-    tarball against the registry's integrity, and that integrity against the pinned one here."""
+    tarball against the registry's integrity, and that integrity against the pinned one here. The install goes to a
+    folder of its own and takes its place only once checked: an install cut short (a stalled download killed at the
+    timeout) leaves no binary where the next run would take it as installed."""
     npm = shutil.which("npm")
     if npm is None:
         raise ToolchainUnavailable(f"node {release} is not installed and npm is not available to install it")
-    shutil.rmtree(prefix, ignore_errors=True)
-    install = [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(prefix)]
-    result = run([*install, f"{PACKAGE}@{release}"], timeout=INSTALL_TIMEOUT)
-    if not result.ok:
-        raise ToolchainUnavailable(f"node {release} could not be installed: {result.tail(5)}")
-    got = _installed_integrity(prefix)
-    if integrity is not None and got != integrity:
+    staging = prefix.with_name(f"{prefix.name}.installing")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        install = [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(staging)]
+        result = run([*install, f"{PACKAGE}@{release}"], timeout=INSTALL_TIMEOUT)
+        if not result.ok:
+            raise ToolchainUnavailable(f"node {release} could not be installed: {result.tail(5)}")
+        got = _installed_integrity(staging)
+        if got != integrity:
+            raise ToolchainUnavailable(
+                f"node {release}: the registry's {PACKAGE} has integrity {got}, not the pinned {integrity}; refused"
+            )
         shutil.rmtree(prefix, ignore_errors=True)
-        raise ToolchainUnavailable(
-            f"node {release}: the registry's {PACKAGE} has integrity {got}, not the pinned {integrity}; refused"
-        )
+        staging.rename(prefix)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _installed_integrity(prefix: Path) -> str | None:

@@ -15,6 +15,7 @@ MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 PR_ACTIONS = ("opened", "synchronize", "reopened")
 SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1, or SHA-256 object format
+BRANCH = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}")  # what git accepts, less what a ref could hide in
 
 
 class Rejected(InputError):
@@ -79,7 +80,11 @@ def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger 
     base = {"repo": _text(payload, "repository", "clone_url"), "sha": sha, "branch": branch}
     github_repo = _text(payload, "repository", "full_name")
     if rule.environment is None:
-        return Trigger("pr-checks/pr-checks", {**base, "github_repo": github_repo}, key, f"push to {branch}: checks")
+        # a branch anyone with push access may write to: its checks run under the default branch's config, never
+        # one the push brings (which would say where the GitHub token and the registry credentials go)
+        default = _text(payload, "repository", "default_branch", shape=BRANCH)
+        parameters = {**base, "github_repo": github_repo, "config_ref": f"origin/{default}"}
+        return Trigger("pr-checks/pr-checks", parameters, key, f"push to {branch}: checks")
     gated = config.environments[rule.environment].approval
     deployment = "production-deploy/production-deploy" if gated else "staging-deploy/staging-deploy"
     parameters = {**base, "environment": rule.environment}
@@ -88,8 +93,10 @@ def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger 
 
 def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
     action = str(payload.get("action", ""))
-    if action not in PR_ACTIONS:
-        return Ignored(f"pull_request {action!r} starts nothing ({', '.join(PR_ACTIONS)} do)")
+    retargeted = action == "edited" and isinstance(payload.get("changes"), dict) and "base" in payload["changes"]
+    if action not in PR_ACTIONS and not retargeted:
+        starters = f"{', '.join(PR_ACTIONS)} do, and edited with a new base"
+        return Ignored(f"pull_request {action!r} starts nothing ({starters})")
     number = _required(payload, "number")
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
         raise Rejected(400, f"payload field number is {number!r:.80}, not a pull request number")
@@ -108,7 +115,9 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
         "fork": fork,
     }
     head = _text(payload, "pull_request", "head", "ref")
-    why = f"pull request #{number}{' from a fork' if fork else ''} {action}: {head} into {base}"
+    # a new base is a new rule: the statuses a laxer one gave the head must not stand for the stricter one
+    what = "retargeted" if retargeted else action
+    why = f"pull request #{number}{' from a fork' if fork else ''} {what}: {head} into {base}"
     return Trigger("pr-checks/pr-checks", parameters, key, why)
 
 

@@ -28,6 +28,8 @@ NAMED = 3  # entries a finding names; the count says how many more
 _COMMENT = re.compile(r"(^|(?<=\s))#")
 _NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(@|===?|~=|!=|<|>|;|$)")
 _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")
+INCLUDES = ("-r", "--requirement", "-c", "--constraint")
+LIMIT = 50_000_000  # bytes of a lock file read; pip reads the whole file, so a longer one is not judged at all
 
 
 def unhashed_requirements(text: str) -> tuple[int, list[str]]:
@@ -44,7 +46,13 @@ def unhashed_requirements(text: str) -> tuple[int, list[str]]:
             total += 1
             unhashed.append(_name(tokens[1] if len(tokens) > 1 else tokens[0].partition("=")[2]))
             continue
-        if tokens[0].startswith("-"):  # --index-url, -r, --require-hashes...: options, not requirements
+        option, _, attached = tokens[0].partition("=")
+        if option in INCLUDES:  # another file's requirements install too, and this file's hashes say nothing of them
+            total += 1
+            included = attached or (tokens[1] if len(tokens) > 1 else "")
+            unhashed.append(f"{option} {'a URL' if '://' in included else included}".strip())
+            continue
+        if tokens[0].startswith("-"):  # --index-url, --require-hashes...: options, not requirements
             continue
         total += 1
         first_option = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
@@ -73,9 +81,11 @@ def findings(target: ScanTarget) -> list[Finding] | None:
         return None
     found = []
     for kind, path in lockfiles:
-        data = read_back(target.root / path, target.root)
+        data = read_back(target.root / path, target.root, limit=LIMIT + 1)
         if data is None:  # a symlink a commit planted would make the pipeline read, and report, a file of its own
             raise ScannerUnavailable(f"{path} is not a regular file of the checkout")
+        if len(data) > LIMIT:  # what lies past the part read could be anything
+            raise ScannerUnavailable(f"{path} is over {LIMIT:,} bytes: not read to its end")
         text = data.decode(errors="replace")
         total, missing = unhashed_requirements(text) if kind == "python" else _node(text, path)
         if missing:

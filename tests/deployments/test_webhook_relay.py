@@ -26,7 +26,11 @@ from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
 
 SECRET = b"relay-test-secret"
 CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
-REPO = {"clone_url": "https://github.invalid/example/sample-platform.git", "full_name": "example/sample-platform"}
+REPO = {
+    "clone_url": "https://github.invalid/example/sample-platform.git",
+    "full_name": "example/sample-platform",
+    "default_branch": "main",
+}
 
 
 @dataclass
@@ -313,3 +317,33 @@ def test_deliveries_arriving_during_a_sync_share_the_next_one_and_each_learns_it
     assert asyncio.run(scenario()) == [True, True, True, False, True, "disk full (simulated)", True]
     assert batches == [["d-0"], ["d-1", "d-2", "d-1", "d-3"], ["d-4"], ["d-5"]]
     assert spool.counts() == {"received": 5, "waiting": 5}  # d-0..d-3 and d-5; d-4 was refused, not half-kept
+
+
+def test_a_delivery_whose_sender_went_away_does_not_leave_its_batch_unanswered(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    started, release = threading.Event(), threading.Event()
+    record_all = spool.add_all
+
+    def slow_first(deliveries: list[Received]) -> list[bool]:
+        if not started.is_set():
+            started.set()
+            release.wait(10)
+        return record_all(deliveries)
+
+    spool.add_all = slow_first  # type: ignore[method-assign]
+    commits = GroupCommit(spool)
+
+    def received(name: str) -> Received:
+        return Received(name, "pr-checks/pr-checks", {}, f"github-{name}")
+
+    async def scenario() -> list[bool]:
+        first = asyncio.create_task(commits.add(received("d-0")))
+        await asyncio.to_thread(started.wait, 10)
+        gone, kept = (asyncio.create_task(commits.add(received(n))) for n in ("d-1", "d-2"))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # the HTTP client disconnected while its delivery waited for the next sync
+        release.set()
+        return [await first, await asyncio.wait_for(kept, 10)]
+
+    assert asyncio.run(scenario()) == [True, True]
+    assert spool.counts()["received"] == 3  # the cancelled one is on disk too: GitHub's redelivery finds it

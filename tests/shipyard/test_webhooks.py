@@ -16,7 +16,11 @@ from shipyard.webhooks import Ignored, Rejected, Trigger, route, verify_signatur
 SECRET = b"webhook-secret-for-tests"
 CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "shipyard.yaml")
 SHA = "9f" * 20
-REPO = {"clone_url": "https://github.invalid/example/sample-platform.git", "full_name": "example/sample-platform"}
+REPO = {
+    "clone_url": "https://github.invalid/example/sample-platform.git",
+    "full_name": "example/sample-platform",
+    "default_branch": "main",
+}
 
 
 def signed(body: bytes) -> str:
@@ -65,10 +69,41 @@ def test_a_push_deploys_where_its_branch_rule_says(branch: str, deployment: str,
     assert trigger.parameters == {"repo": REPO["clone_url"], "sha": SHA, "branch": branch, "environment": environment}
 
 
-def test_a_push_to_a_feature_branch_runs_the_checks() -> None:
+def test_a_push_to_a_feature_branch_runs_the_checks_under_the_default_branchs_config() -> None:
+    """Anyone who may push to feature/* would otherwise write the config that says where the GitHub token goes
+    (github.api_url) and which registry gets the credentials."""
     trigger = route("push", "d-2", push("feature/login"), CONFIG)
     assert isinstance(trigger, Trigger) and trigger.deployment == "pr-checks/pr-checks"
+    assert trigger.parameters["config_ref"] == "origin/main" and trigger.parameters["branch"] == "feature/login"
     assert set(trigger.parameters) <= set(inspect.signature(pr_checks.fn).parameters)
+
+
+@pytest.mark.parametrize(
+    ("default", "message"),
+    [
+        (None, "payload field repository.default_branch is missing"),
+        ("--upload-pack=touch /tmp/x", "payload field repository.default_branch is malformed"),
+        ("main/../../x", "payload field repository.default_branch is malformed"),
+        (["main"], "payload field repository.default_branch is malformed"),
+    ],
+)
+def test_a_push_whose_default_branch_is_missing_or_malformed_is_400(default: Any, message: str) -> None:
+    repository = {k: v for k, v in REPO.items() if k != "default_branch"}
+    if default is not None:
+        repository["default_branch"] = default
+    with pytest.raises(Rejected, match=re.escape(message)) as caught:
+        route("push", "d-2b", push("feature/login", repository=repository), CONFIG)
+    assert caught.value.status == 400
+
+
+def test_a_pull_request_moved_to_another_base_is_checked_again_under_its_rule() -> None:
+    """Statuses belong to the commit: green under a lax base's rule, they would stand for main's after a retarget."""
+    moved = pull_request(action="edited", changes={"base": {"ref": {"from": "feature/lax"}}})
+    trigger = route("pull_request", "d-edit", moved, CONFIG)
+    assert isinstance(trigger, Trigger) and trigger.parameters["branch"] == "main"
+    assert trigger.why == "pull request #42 retargeted: feature/login into main"
+    retitled = route("pull_request", "d-title", pull_request(action="edited", changes={"title": {"from": "x"}}), CONFIG)
+    assert isinstance(retitled, Ignored) and "edited with a new base" in retitled.why
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,11 @@ HASH = "--hash=sha256:" + "ab" * 32
         # a comment line ends a continuation, as in pip: the hash under it belongs to no requirement
         (f"click==8.5.1 \\\n# why\n    {HASH}\n", 1, ["click"]),
         (f"click==8.5.1 {HASH}  # the CLI\n# {HASH}\nrich==13.0  # {HASH}\n", 2, ["rich"]),
-        (f"--index-url https://example.invalid/simple\n-r other.txt\n--require-hashes\nclick==8.5.1 {HASH}\n", 1, []),
+        (f"--index-url https://example.invalid/simple\n--require-hashes\nclick==8.5.1 {HASH}\n", 1, []),
+        # another file's requirements install as well, unseen: a lock file of only `-r unpinned.txt` is not hashed
+        (f"-r other.txt\nclick==8.5.1 {HASH}\n", 2, ["-r other.txt"]),
+        ("--requirement=base.txt\n-c constraints.txt\n", 2, ["--requirement base.txt", "-c constraints.txt"]),
+        ("--constraint https://user:secret@example.invalid/c.txt\n", 1, ["--constraint a URL"]),
         (f"-e ./libs/common {HASH}\n", 1, ["./libs/common"]),
         ("--editable=git+https://user:secret@example.invalid/x.git#egg=x\n", 1, ["a URL"]),
         (f"common @ https://example.invalid/common-1.0.tar.gz {HASH}\n", 1, ["common"]),
@@ -261,3 +265,12 @@ def test_an_error_inside_the_scanner_is_unavailable_with_its_reason(tmp_path: Pa
 def test_no_lock_file_is_nothing_to_scan(tmp_path: Path) -> None:
     outcome = scan(SCANNERS["lockfile-hashes"], target(tmp_path), 10, tmp_path)
     assert outcome.note == "nothing to scan: no lock files" and outcome.unavailable is None
+
+
+def test_a_lock_file_longer_than_what_is_read_is_unavailable_not_judged_by_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lockfiles, "LIMIT", 200)
+    write(tmp_path, "apps/api/requirements.lock", f"alembic==1.20.1 {HASH}\n" + "# padding\n" * 20 + "click==8.5.1\n")
+    outcome = scan(SCANNERS["lockfile-hashes"], target(tmp_path, ("api",)), 10, tmp_path)
+    assert outcome.unavailable == "apps/api/requirements.lock is over 200 bytes: not read to its end"
