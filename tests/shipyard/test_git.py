@@ -60,7 +60,7 @@ def test_a_pull_request_head_replaced_by_a_newer_push_is_reported_as_such(tmp_pa
     newer = commit_all(base, "newer")
     git.git("update-ref", "refs/pull/3/head", newer, cwd=base)
     git.git("reset", "--quiet", "--hard", old, cwd=base)
-    git.git("commit", "--quiet", "--allow-empty", "-m", "main moved on", cwd=base)
+    commit_all(base, "main moved on")
     gone = "0123456789" * 4
     with pytest.raises(InputError, match=r"not found at refs/pull/3/head of .*: a newer push replaced it"):
         git.checkout(f"file://{base}", gone, tmp_path / "ws", pull_request=3)

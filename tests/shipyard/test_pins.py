@@ -106,6 +106,6 @@ def test_a_node_install_cut_short_leaves_nothing_a_later_run_takes_as_installed(
 
     monkeypatch.setattr(toolchains, "run", stalled)
     for _ in range(2):  # the second run installs again: it finds nothing installed
-        with pytest.raises(ToolchainUnavailable, match=r"node 18\.20\.8 could not be installed: killed at the timeout"):
+        with pytest.raises(ToolchainUnavailable, match=r"node 18\.20\.8 could not be installed \(timed out after"):
             toolchains.resolve("node", "18", tmp_path)
-    assert len(installs) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["node-18.20.8.lock"]
+    assert len(installs) == 4 and sorted(p.name for p in tmp_path.iterdir()) == ["node-18.20.8.lock"]
