@@ -66,8 +66,15 @@ def pr_checks(
     refresh_cache: run every check even where a cached result for the same content exists.
     """
     commit = Commit(repo, sha, config_ref, branch, github_repo, pr_number, fork)
-    return check_commit(Home.from_env(Zone.UNTRUSTED), commit, apps=apps, parallelism=parallelism,
-                        refresh_cache=refresh_cache, stages=stages, with_images=with_images)  # fmt: skip
+    return check_commit(
+        Home.from_env(Zone.UNTRUSTED),
+        commit,
+        apps=apps,
+        parallelism=parallelism,
+        refresh_cache=refresh_cache,
+        stages=stages,
+        with_images=with_images,
+    )
 
 
 @flow(name="release-checks", flow_run_name="release-checks {sha:.12}")
@@ -130,8 +137,9 @@ def check_commit(
         results = _quality(config, selected, apps, workspace, full_sha, parallelism, refresh_cache, content_id, home)
         results += [check_result(future) for future in side]
         if "images" in selected:
-            results += images_stage(config, selected["images"], apps, workspace, full_sha, commit.tag, home,
-                                    credentials=not commit.fork)  # fmt: skip
+            results += images_stage(
+                config, selected["images"], apps, workspace, full_sha, commit.tag, home, credentials=not commit.fork
+            )
         summary = Summary(tuple(results))
         publish_summary(summary, reports, key=PIPELINE)
         if "security" in selected:
