@@ -61,8 +61,8 @@ def temporary_postgres(user: str = "postgres") -> Iterator[str]:
     try:
         pwfile.write_text(password)
         try:
-            _must(tool("initdb", "-U", "shipyard", "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
-                       "--no-sync"), "initdb")  # fmt: skip
+            initdb = ["-U", "shipyard", "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"]
+            _must(tool("initdb", *initdb), "initdb")
         finally:
             pwfile.unlink()
         _must(tool("pg_ctl", "-o", options, "-l", str(log), "-w", "-t", str(START_TIMEOUT), "start"), "start", log)
@@ -134,8 +134,8 @@ def new_database(server_url: str, prefix: str = "shipyard", own_role: bool = Fal
             _drop(admin, name, own_role)
         admin.dispose()
         cause = getattr(exc, "orig", None) or exc
-        raise PostgresUnavailable(f"cannot create a database{' and its role' if own_role else ''} on the server: "
-                                  f"{cause}") from None  # fmt: skip
+        what = "a database and its role" if own_role else "a database"
+        raise PostgresUnavailable(f"cannot create {what} on the server: {cause}") from None
     try:
         yield url.render_as_string(hide_password=False)
     finally:

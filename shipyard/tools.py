@@ -88,7 +88,7 @@ def _why(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     mismatch = next((i for i, line in enumerate(lines) if "DO NOT MATCH THE HASHES" in line), None)
     if mismatch is not None:
-        details = [line for line in lines[mismatch:] if line.startswith(("Expected sha256", "Got", "Got        "))]
-        named = [line for line in lines[mismatch:] if "from " in line and "#" not in line[:2]][:1]
+        details = [line for line in lines[mismatch:] if line.startswith(("Expected sha256", "Got"))]
+        named = [line for line in lines[mismatch:] if "from " in line][:1]
         return " ".join(["a downloaded file does not match its pinned hash:", *named, *details])
     return " ".join(lines[-3:])

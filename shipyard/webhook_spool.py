@@ -37,6 +37,8 @@ class SpoolUnavailable(ShipyardError):
 
 @dataclass(frozen=True)
 class Received:
+    """A delivery as the relay records it."""
+
     delivery: str
     deployment: str
     parameters: dict[str, Any]
@@ -44,11 +46,9 @@ class Received:
 
 
 @dataclass(frozen=True)
-class Pending:
-    delivery: str
-    deployment: str
-    parameters: dict[str, Any]
-    idempotency_key: str
+class Pending(Received):
+    """A recorded delivery not dispatched yet, and how often dispatching it has failed."""
+
     attempts: int
 
 

@@ -102,7 +102,8 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
         raise Rejected(400, f"payload field number is {number!r:.80}, not a pull request number")
     sha = _text(payload, "pull_request", "head", "sha", shape=COMMIT)
     base = _text(payload, "pull_request", "base", "ref")
-    fork = _is_fork(payload)
+    github_repo = _text(payload, "repository", "full_name")  # a pull_request event's repository is the base's
+    fork = _is_fork(payload, github_repo)
     parameters = {
         "repo": _text(payload, "repository", "clone_url"),
         "sha": sha,
@@ -110,7 +111,7 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
         # branch (a fork's above all) can be named anything, `main` included
         "branch": base,
         "config_ref": _text(payload, "pull_request", "base", "sha", shape=COMMIT),
-        "github_repo": _text(payload, "repository", "full_name"),
+        "github_repo": github_repo,
         "pr_number": number,
         "fork": fork,
     }
@@ -121,10 +122,9 @@ def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:
     return Trigger("pr-checks/pr-checks", parameters, key, why)
 
 
-def _is_fork(payload: dict[str, Any]) -> bool:
+def _is_fork(payload: dict[str, Any], base: str) -> bool:
     """The head lives in another repository than the base; a deleted fork's head repo is null: a fork too."""
     head = payload["pull_request"]["head"].get("repo")
-    base = _text(payload, "repository", "full_name")  # a pull_request event's repository is the base's
     name = head.get("full_name") if isinstance(head, dict) else None
     return not isinstance(name, str) or name.lower() != base.lower()
 
