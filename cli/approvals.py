@@ -1,36 +1,75 @@
-"""`shipyard approve` (answer a deploy's approval gate) and `shipyard approvals` (record the expired ones)."""
+"""`shipyard approve` (answer a deploy's approval gate, signed with your SSH key) and `shipyard approvals` (a
+one-time code for the UI form; record the expired approvals)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.app import guard, out
+from cli.app import group, guard, out
 from shipyard.config import load_config
 from shipyard.errors import InputError
+
+commands = group("Approvals: one-time codes for the Prefect UI form, expired approvals.")
+RELAY = os.environ.get("SHIPYARD_RELAY_URL", "http://127.0.0.1:8787")
+
+
+def _default_key() -> Path:
+    return Path(os.environ.get("SHIPYARD_APPROVAL_KEY") or Path.home() / ".ssh" / "id_ed25519")
+
+
+KeyOption = Annotated[
+    Path,
+    typer.Option(
+        "--key",
+        default_factory=_default_key,
+        help="Your SSH private key, or its .pub with the private half in ssh-agent (default $SHIPYARD_APPROVAL_KEY, "
+        "else ~/.ssh/id_ed25519); the policy lists its public half",
+        show_default=False,
+    ),
+]
 
 
 def approve(
     run_id: Annotated[str, typer.Argument(help="Flow run id of the suspended deploy (printed by the run and Slack)")],
-    actor: Annotated[str, typer.Option("--as", help="Your name, as listed in the environment's approvers")],
     reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    key: KeyOption,
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approving")] = False,
     ticket: Annotated[str | None, typer.Option(help="Change ticket")] = None,
     steps: Annotated[str | None, typer.Option(help="A different traffic plan, e.g. 5,25,100")] = None,
 ) -> None:
-    """Answer a deploy's approval gate from a terminal (the same form as the Prefect UI); the run then checks that
-    you may decide and records it as arrived by CLI."""
+    """Answer a deploy's approval gate from a terminal: the answer (run, decision, what ships, reason, plan) is
+    signed with your SSH key and the run verifies it against the policy's approvers."""
     from deployments.approvals import answer
 
     plan = guard(lambda: _steps(steps))
-    guard(lambda: answer(run_id, reject, actor, reason, ticket, plan))
+    guard(lambda: answer(run_id, reject, key, reason, ticket, plan))
     word = "rejection" if reject else "approval"
-    out.print(f"{word} by {actor} sent to flow run {run_id}; it resumes and records the decision", highlight=False)
+    out.print(f"signed {word} sent to flow run {run_id}; it resumes, verifies it and records the decision",
+              highlight=False)  # fmt: skip
 
 
-def approvals(
+@commands.command("code")
+def code(
+    run_id: Annotated[str, typer.Argument(help="Flow run id of the suspended deploy")],
+    key: KeyOption,
+    relay: Annotated[str, typer.Option(help="The Shipyard relay that holds the policy ($SHIPYARD_RELAY_URL)")] = RELAY,
+) -> None:
+    """A one-time code for this run's approval form in the Prefect UI: the request is signed with your SSH key, and
+    the code works once, for this run and you, for 15 minutes."""
+    from deployments.approval_codes import request_code
+
+    issued = guard(lambda: request_code(relay, run_id, key))
+    out.print(f"one-time code for {issued.approver} on flow run {run_id} (until {issued.expires_at:%H:%M} UTC):",
+              highlight=False)  # fmt: skip
+    out.print(issued.code, highlight=False, markup=False)
+
+
+@commands.command("sweep")
+def sweep(
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
 ) -> None:
     """Record approvals nobody gave in time as expired (the relay does this every 30 s)."""

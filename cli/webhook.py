@@ -31,6 +31,8 @@ def webhook_serve(
     import uvicorn
 
     from deployments.webhook_relay import create_app, spool_path
+    from shipyard.home import Zone
+    from shipyard.resources import opened
     from shipyard.webhook_spool import Spool
 
     secret = os.environ.get(secret_env)
@@ -41,6 +43,8 @@ def webhook_serve(
         fail(f"{config}: github.repository is not set: the relay serves that repository's deliveries", EXIT_BAD_INPUT)
     spool = Spool(spool_path(Home.from_env().root), keep_days)
     serves = pipeline.github.repository
-    out.print(f"webhook relay for {serves} on http://{host}:{port}/github (health: /health)", highlight=False)
-    relay = create_app(pipeline, secret.encode(), spool, watch_interval=watch_seconds)
-    uvicorn.run(relay, host=host, port=port, log_level="warning")
+    out.print(f"webhook relay for {serves} on http://{host}:{port}/github (health: /health, approval codes: "
+              "/approvals/code)", highlight=False)  # fmt: skip
+    with opened(zone=Zone.PROTECTED) as resources:  # the ledger holds the policy the codes are checked against
+        relay = create_app(pipeline, secret.encode(), spool, watch_interval=watch_seconds, ledger=resources.ledger)
+        uvicorn.run(relay, host=host, port=port, log_level="warning")

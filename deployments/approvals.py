@@ -1,37 +1,41 @@
-"""Approvals from outside the UI: `shipyard approve` resumes a suspended run with the same form the UI shows, and
-the watcher records approvals nobody gave in time (the server fails those runs without running any flow code)."""
+"""Approvals from outside the UI: `shipyard approve` resumes a suspended run with the same form the UI shows, signed
+with the approver's SSH key, and the watcher records approvals nobody gave in time (the server fails those runs
+without running any flow code)."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
 from prefect.flow_runs import resume_flow_run
-from prefect.input.actions import create_flow_run_input, delete_flow_run_input
+from prefect.input.actions import read_flow_run_input
 
+from shipyard import signatures
 from shipyard.clients.slack import SlackNotifier
 from shipyard.config.schema import PipelineConfig
 from shipyard.errors import InputError
 from shipyard.ledger import DecisionKind, Ledger
+from shipyard.ledger.store import WAITING
 from shipyard.pipeline import messages
+from shipyard.pipeline.binding import Bound, answer_payload
 from shipyard.pipeline.candidate import Candidate
 from shipyard.resources import opened
-from tasks.approval_gate import VIA_KEY
+from tasks.approval_gate import REQUEST
+from tasks.once import input_key
 
 EXPIRED_MESSAGE = "paused and never resumed"  # what the server's pause-expiry service writes
-ENDED = set(DecisionKind) - {DecisionKind.REQUESTED, DecisionKind.REFUSED}  # after a refusal the run waits again
+ENDED = set(DecisionKind) - WAITING  # after a refusal or a partial approval the run waits again
 
 
 def answer(
-    run_id: str, reject: bool, name: str, reason: str, ticket: str | None = None, steps: list[int] | None = None
+    run_id: str, reject: bool, key: Path, reason: str, ticket: str | None = None, steps: list[int] | None = None
 ) -> str:
-    """Resume the run's approval gate with this answer; returns the gate's key. The run judges it after resuming."""
-    try:
-        flow_run_id = uuid.UUID(run_id)
-    except ValueError:
-        raise InputError(f"{run_id!r} is not a flow run id") from None
+    """Sign the answer with the approver's SSH key (over the run, what it ships and the decision) and resume the
+    run's approval gate with it; returns the gate's key. The run verifies the signature against the policy."""
+    flow_run_id = _run_id(run_id)
     with get_client(sync_client=True) as client:
         try:
             run = client.read_flow_run(flow_run_id)
@@ -40,9 +44,14 @@ def answer(
     state = run.state
     if state is None or not state.is_paused() or not state.state_details.pause_key:
         raise InputError(f"flow run {run_id} is not waiting for an approval (it is {state.name if state else 'new'})")
-    key = state.state_details.pause_key
-    create_flow_run_input(VIA_KEY.format(pause_key=key), "cli", flow_run_id=flow_run_id)
-    form: dict[str, Any] = {"decision": "reject" if reject else "approve", "approver": name, "reason": reason}
+    asked = read_flow_run_input(input_key(REQUEST), flow_run_id=flow_run_id)
+    if not isinstance(asked, dict):
+        raise InputError(f"flow run {run_id} has not published what it asks approval for")
+    decision = "reject" if reject else "approve"
+    payload = answer_payload(run_id, asked["environment"], asked["sha"], Bound.from_details(asked), decision, reason,
+                             ticket, steps)  # fmt: skip
+    signature = signatures.sign(signatures.canonical(payload), signatures.ANSWER_NAMESPACE, key)
+    form: dict[str, Any] = {"decision": decision, "approver": "", "reason": reason, "signature": signature}
     if ticket:
         form["change_ticket"] = ticket
     if steps:
@@ -50,9 +59,15 @@ def answer(
     try:
         resume_flow_run(flow_run_id, run_input=form)
     except (RuntimeError, FlowPauseTimeout) as exc:  # the form failed the run's schema, or the gate expired
-        delete_flow_run_input(VIA_KEY.format(pause_key=key), flow_run_id=flow_run_id)  # a later UI answer is not ours
         raise InputError(f"flow run {run_id} refused the answer: {exc}") from None
-    return key
+    return str(state.state_details.pause_key)
+
+
+def _run_id(run_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(run_id)
+    except ValueError:
+        raise InputError(f"{run_id!r} is not a flow run id") from None
 
 
 def sweep_expired(config: PipelineConfig, ledger: Ledger, slack: SlackNotifier | None) -> list[str]:

@@ -24,8 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from deployments.approval_codes import code_route
 from shipyard.config.schema import PipelineConfig
 from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
+from shipyard.ledger import Ledger
 from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
 
 Dispatch = Callable[[Pending], str]  # returns the flow run id
@@ -215,9 +217,11 @@ def create_app(
     spool: Spool,
     dispatch: Dispatch | None = None,
     watch_interval: float | None = 30.0,
+    ledger: Ledger | None = None,
 ) -> Starlette:
     """Without `dispatch`, deliveries go to Prefect from a process of their own, where the approval watcher also
-    runs every watch_interval seconds (None: no watcher)."""
+    runs every watch_interval seconds (None: no watcher). With the ledger it also issues one-time approval codes
+    (POST /approvals/code): it holds the policy."""
     background = InThread(spool, dispatch) if dispatch else OwnProcess(spool, config, watch_interval)
     commits = GroupCommit(spool)
 
@@ -263,10 +267,8 @@ def create_app(
         finally:
             background.stop()
 
-    return Starlette(
-        routes=[Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])],
-        lifespan=lifespan,
-    )
+    routes = [Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])]
+    return Starlette(routes=routes + ([code_route(ledger)] if ledger else []), lifespan=lifespan)
 
 
 async def _body(request: Request) -> bytes:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Failed
@@ -27,18 +27,22 @@ from shipyard.home import Zone
 from shipyard.images.tags import release_version
 from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.pipeline import messages
-from shipyard.pipeline.approval import superseded_by
+from shipyard.pipeline.approval import People, superseded_by
+from shipyard.pipeline.binding import Bound, mismatch
 from shipyard.pipeline.candidate import Candidate
 from shipyard.pipeline.prepared import Prepared
+from shipyard.policy.current import InForce, in_force
+from shipyard.policy.governed import admitted, governed
+from shipyard.policy.model import EnvironmentPolicy, PolicyRefused
 from shipyard.release import setup
 from shipyard.release.engine import Outcome, ReleaseRequest
 from shipyard.resources import Resources, opened
-from tasks.approval_gate import approval_gate
+from tasks.approval_gate import Gate, approval_gate, ask
 from tasks.cloud import backend_for
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
 from tasks.github import github_client
 from tasks.once import remembered_model
-from tasks.repo import checked_out, read_config
+from tasks.repo import checked_out, on_branch, read_config
 from tasks.slack import notify, slack_notifier
 
 
@@ -46,7 +50,9 @@ from tasks.slack import notify, slack_notifier
 class DeployRun:
     """What every step of one deploy run works with, built once at the flow's entry and passed down."""
 
-    config: PipelineConfig
+    config: PipelineConfig  # the repository's, with the environment the policy defines
+    policy: InForce
+    rules: EnvironmentPolicy
     repo: str
     workspace: str
     sha: str
@@ -58,14 +64,26 @@ class DeployRun:
 
 
 @contextmanager
-def deploy_run(repo: str, sha: str, config_ref: str | None, branch: str, environment: str) -> Iterator[DeployRun]:
-    with (
-        opened(zone=Zone.PROTECTED) as resources,
-        checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha),
-    ):
-        config = read_config(workspace, config_ref or full_sha)
-        slack = slack_notifier(config)
-        yield DeployRun(config, repo, workspace, full_sha, config_ref, branch, environment, resources, slack)
+def deploy_run(
+    repo: str, sha: str, config_ref: str | None, branch: str, environment: str, gated: bool
+) -> Iterator[DeployRun]:
+    """The policy decides before any work whether this branch may deploy to this environment, and with or without
+    an approval (gated: the production-deploy flow)."""
+    with opened(zone=Zone.PROTECTED) as resources:
+        policy = in_force(resources.ledger)
+        rules = admitted(policy.policy, environment, branch)
+        if rules.approval != gated:
+            flow_name = "production-deploy" if rules.approval else "staging-deploy"
+            need = "requires" if rules.approval else "has no"
+            raise PolicyRefused(f"the policy's {environment} {need} approval: it deploys with {flow_name}")
+        with checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha):
+            on_branch(workspace, full_sha, branch)
+            environed = governed(read_config(workspace, config_ref or full_sha), environment, rules)
+            for line in environed.overridden:
+                get_run_logger().warning("the policy wins: %s", line)
+            slack = slack_notifier(environed.config)
+            yield DeployRun(environed.config, policy, rules, repo, workspace, full_sha, config_ref, branch,
+                            environment, resources, slack)  # fmt: skip
 
 
 @flow(name="staging-deploy", flow_run_name="{environment} {sha:.12}")
@@ -73,7 +91,7 @@ def staging_deploy(
     repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
 ) -> list[Outcome] | State:
     """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
-    with deploy_run(repo, sha, config_ref, branch, environment) as run:
+    with deploy_run(repo, sha, config_ref, branch, environment, gated=False) as run:
         prepared = _prepare_or_tell(run)
         candidate = _candidate(run, prepared)
         notify(run.slack, messages.started(candidate, "staging-deploy"), "started")
@@ -85,22 +103,26 @@ def staging_deploy(
 def production_deploy(
     repo: str, sha: str, branch: str = "main", environment: str = "production", config_ref: str | None = None
 ) -> list[Outcome] | State:
-    """Checks, then an approval in the Prefect UI (the run is suspended meanwhile), then the blue-green."""
+    """Checks, then approvals in the Prefect UI or signed from a terminal (the run is suspended meanwhile), then the
+    blue-green of exactly what was approved."""
     run_id = str(flow_run.get_id())
-    with deploy_run(repo, sha, config_ref, branch, environment) as run:
+    with deploy_run(repo, sha, config_ref, branch, environment, gated=True) as run:
         ledger, github = run.resources.ledger, github_client(run.config, None)
         prepared = _prepare_or_tell(run)
         candidate = _candidate(run, prepared)
         notify(run.slack, messages.started(candidate, "production-deploy"), "started")
-        author = (prepared.author_name, prepared.author_email)
-        rules = setup.environment(run.config, environment)
-        verdict = approval_gate(ledger, environment, rules, candidate, author, run.slack)
+        bound = ask(ledger, candidate, Bound.of(prepared, run.policy.version), run.rules)
+        gate = Gate(run.policy.policy, run.rules, People(git.people(Path(run.workspace), run.sha)))
+        verdict = approval_gate(ledger, candidate, bound, gate, run.slack)
         if verdict.kind is DecisionKind.REJECTED:
             notify(run.slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")
             return Failed(message=f"rejected: {verdict.reason}")
         newer = superseded_by(ledger.decisions(environment), run_id)
         if newer is not None:
             return _superseded(ledger, run.slack, candidate, run_id, newer.sha, newer.version)
+        problem = mismatch(bound, prepared)
+        if problem:
+            return _mismatched(ledger, run.slack, candidate, run_id, problem)
         deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
         outcomes = _cutover(run, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
         return _report(run.slack, github, candidate, outcomes)
@@ -199,6 +221,16 @@ def _superseded(
     )
     notify(slack, messages.superseded(candidate, sha, version), "superseded")
     return Cancelled(message=reason)
+
+
+def _mismatched(
+    ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, problem: str
+) -> State:
+    reason = f"not deployed: what would ship is not what was approved ({problem})"
+    about = Asked(candidate.environment, run_id, candidate.sha, candidate.version)
+    ledger.decide(about, DecisionKind.MISMATCH, "pipeline", "pipeline", reason, idempotency_key=f"{run_id}:mismatch")
+    notify(slack, messages.failed(candidate, reason), "mismatch")
+    return Failed(message=reason)
 
 
 def _candidate(run: DeployRun, prepared: Prepared) -> Candidate:

@@ -10,6 +10,8 @@ from prefect.runtime import flow_run
 
 from shipyard.home import Zone
 from shipyard.pipeline import messages
+from shipyard.policy.current import in_force
+from shipyard.policy.governed import admitted, governed
 from shipyard.release.rollback import RollbackResult, emergency_rollback
 from shipyard.resources import opened
 from tasks.cloud import backend_for
@@ -22,15 +24,14 @@ def rollback(
     repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
 ) -> RollbackResult:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
-    with (
-        opened(zone=Zone.PROTECTED) as resources,
-        checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha),
-    ):
-        config = read_config(workspace, sha)
-        # Kubernetes reads its manifests from the checkout
-        backend = backend_for(config, environment, Path(workspace), resources.home)
-        result = emergency_rollback(resources.ledger, backend, environment, app, actor,
-                                    f"{reason} (via the rollback deployment)", to_version)  # fmt: skip
+    with opened(zone=Zone.PROTECTED) as resources:
+        rules = admitted(in_force(resources.ledger).policy, environment, branch=None)
+        with checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha):
+            config = governed(read_config(workspace, sha), environment, rules).config
+            # Kubernetes reads its manifests from the checkout
+            backend = backend_for(config, environment, Path(workspace), resources.home)
+            result = emergency_rollback(resources.ledger, backend, environment, app, actor,
+                                        f"{reason} (via the rollback deployment)", to_version)  # fmt: skip
     for warning in result.warnings:
         get_run_logger().warning(warning)
     message = messages.emergency_rollback(environment, app, result.restored.version, result.replaced.version, actor,

@@ -109,6 +109,22 @@ def author(workspace: Path, sha: str) -> tuple[str, str]:
     return name, email
 
 
+def people(workspace: Path, sha: str) -> tuple[str, ...]:
+    """The commit's author and committer, names and emails: who made the change."""
+    fields = git("show", "-s", "--format=%an%x00%ae%x00%cn%x00%ce", sha, cwd=workspace).strip().split("\0")
+    return tuple(dict.fromkeys(f for f in fields if f))
+
+
+def on_branch(workspace: Path, sha: str, branch: str) -> bool:
+    """Is the commit on the clone's origin branch (its tip or an ancestor of it)?"""
+    ref = f"refs/remotes/origin/{branch}"
+    if not run(["git", "check-ref-format", ref], timeout=60).ok:
+        return False
+    if not run(["git", "rev-parse", "--verify", "--quiet", ref], cwd=workspace, timeout=60).ok:
+        return False
+    return run(["git", "merge-base", "--is-ancestor", sha, ref], cwd=workspace, timeout=60).ok
+
+
 def change_summary(workspace: Path, base: str | None, head: str) -> str:
     """'N commits, M files changed, +A -D since BASE' (or the head commit's subject when there is no base)."""
     subject = git("show", "-s", "--format=%s", head, cwd=workspace).strip()

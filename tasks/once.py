@@ -16,13 +16,18 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
+def input_key(key: str) -> str:
+    """The flow-run input a remembered value is stored under (readable from outside the run: `shipyard approve`)."""
+    return f"shipyard-{key}"
+
+
 def remembered(key: str, produce: Callable[[], T]) -> T:
     """The value stored under key for this flow run, or produce() stored there now (it must be JSON-able)."""
-    stored: Any = read_flow_run_input(f"shipyard-{key}")
+    stored: Any = read_flow_run_input(input_key(key))
     if stored is not None:
         return stored  # type: ignore[no-any-return]
     value = produce()
-    create_flow_run_input(f"shipyard-{key}", value)
+    create_flow_run_input(input_key(key), value)
     return value
 
 

@@ -44,6 +44,14 @@ def read_config(workspace: str, ref: str) -> PipelineConfig:
     return parse_config(text, source)
 
 
+@task(name="on-branch", task_run_name="{sha:.12} on {branch}")
+def on_branch(workspace: str, sha: str, branch: str) -> None:
+    """A deploy says which branch it releases; the commit must be on it, or a Prefect API user could release any
+    commit as if it were main's."""
+    if not git.on_branch(Path(workspace), sha, branch):
+        raise InputError(f"commit {sha[:12]} is not on branch {branch!r} of the repository: refusing to deploy it")
+
+
 @contextmanager
 def checked_out(repo: str, ref: str, home: Home, run_id: str) -> Iterator[tuple[str, str]]:
     """checkout(), and the workspace removed when the block ends, however it ends (a suspension included)."""

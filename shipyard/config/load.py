@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -16,6 +16,7 @@ from shipyard.config.schema import PipelineConfig
 from shipyard.errors import InputError
 
 CONFIG_FILE = "shipyard.yaml"
+M = TypeVar("M", bound=BaseModel)
 
 _EXPECTED = {
     "int_type": "an integer",
@@ -78,6 +79,15 @@ def load_config(path: Path) -> PipelineConfig:
 
 
 def parse_config(text: str, source: str) -> PipelineConfig:
+    config, root = parse_model(text, source, PipelineConfig)
+    problems = [ConfigIssue(p, m, _line(root, _keys(p))) for p, m in cross_reference_problems(config)]
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def parse_model(text: str, source: str, model: type[M]) -> tuple[M, yaml.Node | None]:
+    """Any YAML file of ours (shipyard.yaml, the policy) validated by its model, every problem located."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -91,14 +101,10 @@ def parse_config(text: str, source: str) -> PipelineConfig:
     if repeated:
         raise ConfigError(source, repeated)  # YAML would silently keep the last one
     try:
-        config = PipelineConfig.model_validate(data)
+        return model.model_validate(data), root
     except ValidationError as exc:
-        issues = [_issue(error, data, root) for error in exc.errors()]
+        issues = [_issue(error, data, root, model) for error in exc.errors()]
         raise ConfigError(source, issues) from None
-    problems = [ConfigIssue(p, m, _line(root, _keys(p))) for p, m in cross_reference_problems(config)]
-    if problems:
-        raise ConfigError(source, problems)
-    return config
 
 
 def _repeated_keys(node: yaml.Node | None, path: str) -> Iterator[ConfigIssue]:
@@ -150,14 +156,14 @@ def cross_reference_problems(config: PipelineConfig) -> Iterator[tuple[str, str]
             yield "nightly.load.app", f"unknown app {nightly.load.app!r}; apps are: {_names(config.apps)}"
 
 
-def _issue(error: ErrorDetails, data: Any, root: yaml.Node | None) -> ConfigIssue:
+def _issue(error: ErrorDetails, data: Any, root: yaml.Node | None, model: type[BaseModel]) -> ConfigIssue:
     keys = _data_path(error["loc"], data)
     path = _format_path(keys)
     kind = error["type"]
     if kind == "missing":
         message = "required key is missing"
     elif kind == "extra_forbidden":
-        allowed = _allowed_keys(keys[:-1])
+        allowed = _allowed_keys(model, keys[:-1])
         message = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
     elif kind in _EXPECTED:
         message = f"expected {_EXPECTED[kind]}, got {error['input']!r}"
@@ -225,9 +231,9 @@ def _line(root: yaml.Node | None, keys: list[int | str]) -> int | None:
     return line
 
 
-def _allowed_keys(keys: list[int | str]) -> list[str]:
+def _allowed_keys(model: type[BaseModel], keys: list[int | str]) -> list[str]:
     """Field names of the model found at this key path, for 'expected one of' help."""
-    node: Any = PipelineConfig
+    node: Any = model
     for key in keys:
         if _is_model(node) and isinstance(key, str) and key in node.model_fields:
             node = _without_none(node.model_fields[key].annotation)

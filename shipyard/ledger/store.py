@@ -45,10 +45,16 @@ class DecisionKind(StrEnum):
     REQUESTED = "requested"  # the run waits for an approval
     APPROVED = "approved"
     REJECTED = "rejected"
-    REFUSED = "refused"  # a decision from a name that may not give it; the run waits again
+    REFUSED = "refused"  # a decision from a name that may not give it, or a proof that failed; the run waits again
+    UNVERIFIED = "unverified"  # an answer with no proof of who gave it: recorded, not counted; the run waits again
+    ENDORSED = "endorsed"  # a verified approval counted, more needed; the run waits again
+    MISMATCH = "mismatch"  # what would ship is not what was approved: nothing deployed
     EXPIRED = "expired"  # nobody decided before the timeout: a rejection
     SUPERSEDED = "superseded"  # a newer commit was approved first; this one never deploys
     ABANDONED = "abandoned"  # the run ended (cancelled, crashed, deleted) before anyone decided
+
+
+WAITING = frozenset({DecisionKind.REQUESTED, DecisionKind.REFUSED, DecisionKind.UNVERIFIED, DecisionKind.ENDORSED})
 
 
 @dataclass(frozen=True)
@@ -298,7 +304,7 @@ class Ledger:
                 session.flush()
                 return _decision_view(row, about.environment)
 
-        return _once(idempotency_key, self._decision_by_key, insert)
+        return _once(idempotency_key, self.decision, insert)
 
     def decisions(self, environment: str, flow_run_id: str | None = None) -> list[DecisionView]:
         """Decisions in the order they were made."""
@@ -326,7 +332,8 @@ class Ledger:
         fields = [f for f in NightlyView.__dataclass_fields__ if f != "at"]
         return [NightlyView(**{f: getattr(r, f) for f in fields}, at=_utc(r.at)) for r in reversed(rows)]
 
-    def _decision_by_key(self, key: str) -> DecisionView | None:
+    def decision(self, key: str) -> DecisionView | None:
+        """The decision recorded under this idempotency key, if any."""
         with self._sessions() as session:
             row = session.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
             return _decision_view(row, row.environment.name) if row else None

@@ -24,7 +24,7 @@ class Candidate:
         version = f"{self.version} " if self.version else ""
         return f"{self.project} {version}({self.sha[:12]}) to {self.environment}"
 
-    def describe(self, approvers: list[str], timeout_hours: float, command: str) -> str:
+    def describe(self, approvers: list[str], timeout_hours: float, command: str, so_far: str = "") -> str:
         """Markdown for the approval form: what would ship, what passed, who may decide, how to decide elsewhere."""
         lines = [
             f"## Approve {self.title}?",
@@ -40,10 +40,12 @@ class Candidate:
         lines += [f"| image {app} | {size} |" for app, size in sorted(self.image_sizes.items())]
         lines += [
             "",
-            f"Approvers: {', '.join(approvers)}. The commit's author may not approve their own change unless the "
-            "environment allows it. The name you type is recorded as given: the Prefect UI has no logins.",
-            f"Without a decision within {timeout_hours:g} h the release is rejected.",
+            f"**{so_far or 'Approvals'}.** Approvers: {', '.join(approvers)}. Who made the change may not approve "
+            "it unless the policy allows it.",
+            "An answer counts only with proof of who gave it: here, your name and a one-time code from "
+            f"`shipyard approvals code RUN_ID --key ~/.ssh/id_ed25519`; a name without a code is recorded as "
+            f"unverified. Without a decision within {timeout_hours:g} h the release is rejected.",
             "",
-            f"From a terminal: `{command}`",
+            f"From a terminal, signed with your SSH key: `{command}`",
         ]
         return "\n".join(lines)

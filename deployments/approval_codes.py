@@ -1,0 +1,65 @@
+"""One-time UI codes over HTTP: the relay's POST /approvals/code (it holds the ledger and so the policy), and the
+client `shipyard approvals code` uses. The code travels only in this answer, to whoever signed the request."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shipyard import signatures
+from shipyard.errors import InputError
+from shipyard.ledger import Ledger
+from shipyard.pipeline.approval_codes import CodeRefused, Issued, issue, new_request
+from shipyard.policy.current import in_force
+from shipyard.policy.model import PolicyRefused
+
+LOG = logging.getLogger("shipyard.relay")
+MAX_REQUEST_BYTES = 32_768
+PATH = "/approvals/code"
+
+
+def code_route(ledger: Ledger) -> Route:
+    async def codes(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            if len(body) > MAX_REQUEST_BYTES:
+                raise InputError(f"the request is over {MAX_REQUEST_BYTES} bytes")
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise InputError("expected a JSON object")
+            issued = await run_in_threadpool(lambda: issue(ledger, in_force(ledger).policy, data))
+        except (CodeRefused, PolicyRefused) as exc:
+            LOG.warning("approval code refused: %s", exc)
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        except (InputError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        LOG.info("approval code issued to %s for flow run %s", issued.approver, data.get("run"))
+        answer = {"approver": issued.approver, "code": issued.code, "expires_at": issued.expires_at.isoformat()}
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+    return Route(PATH, codes, methods=["POST"])
+
+
+def request_code(relay: str, run_id: str, key: Path) -> Issued:
+    """Sign a code request for this run with the approver's key and ask the relay for the code."""
+    payload = new_request(run_id)
+    signature = signatures.sign(signatures.canonical(payload), signatures.CODE_NAMESPACE, key)
+    try:
+        response = httpx.post(relay.rstrip("/") + PATH, json=payload | {"signature": signature}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise InputError(f"cannot reach the Shipyard relay at {relay}: {exc}") from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"error": response.text[:200]}
+    if response.status_code != 200:
+        raise InputError(f"the relay at {relay} refused the code request ({response.status_code}): {answer.get('error')}")
+    return Issued(answer["approver"], answer["code"], datetime.fromisoformat(answer["expires_at"]))
