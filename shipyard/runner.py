@@ -88,22 +88,24 @@ def run(
     secrets: Iterable[str] = (),
     check: bool = False,
     what: str = "",
+    stdin: Path | None = None,
 ) -> CommandResult:
     """Run argv to completion or to the timeout, whichever comes first.
 
     Output goes to files rather than pipes so that a grandchild holding a pipe open cannot block us
-    after the tool itself has exited.
+    after the tool itself has exited. Input, for a tool that reads only its standard input (ssh-keygen -Y verify),
+    comes from the file `stdin` names, for the same reason: no pipe to feed; otherwise it is empty.
     """
     secrets = tuple(secrets)
     full_env = child_env(env)
     executable = _which(argv[0], full_env.get("PATH", ""))
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, _input(stdin) as source:
         proc = subprocess.Popen(
             with_default_signals([executable, *argv[1:]]),
             cwd=cwd,
             env=full_env,
-            stdin=subprocess.DEVNULL,
+            stdin=source,
             stdout=out,
             stderr=err,
             start_new_session=True,
@@ -137,6 +139,10 @@ def stop_running() -> int:
     for group in groups:
         signal_group(group, signal.SIGKILL)
     return len(groups)
+
+
+def _input(path: Path | None) -> contextlib.AbstractContextManager[IO[bytes] | int]:
+    return open(path, "rb") if path is not None else contextlib.nullcontext(subprocess.DEVNULL)
 
 
 def _reaped(proc: subprocess.Popen[bytes], deadline: float) -> bool:

@@ -22,6 +22,13 @@ def test_check_raises_an_error_that_shows_command_code_and_output() -> None:
         assert expected in message
 
 
+def test_standard_input_comes_from_the_file_named_or_is_empty(tmp_path: Path) -> None:
+    given = tmp_path / "input"
+    given.write_bytes(b"line one\nline two\n")
+    assert run(["wc", "-l"], stdin=given, timeout=10).stdout.strip() == "2"
+    assert run(["wc", "-c"], timeout=10).stdout.strip() == "0"
+
+
 def test_missing_tool_is_reported_as_not_found() -> None:
     with pytest.raises(ToolNotFound, match="no-such-tool-xyz"):
         run(["no-such-tool-xyz"], timeout=5)
