@@ -62,3 +62,16 @@ def history() -> None:
     for v in versions:
         out.print(f"{v.version}  {v.at:%Y-%m-%d %H:%M}  {v.actor}  {v.digest[:19]}  {v.reason}", highlight=False,
                   markup=False)  # fmt: skip
+
+
+@commands.command("draft")
+def draft(
+    config: Annotated[Path, typer.Option(help="The repository's shipyard.yaml to start from")] = Path("shipyard.yaml"),
+) -> None:
+    """Print a first policy from a shipyard.yaml (its environments, the branches its rules deploy from, its
+    approvers with placeholder keys to replace), to review and then `shipyard policy apply`."""
+    from shipyard.config import load_config
+    from shipyard.policy.draft import draft as drafted
+
+    document = drafted(guard(lambda: load_config(config)))
+    out.print(yaml.safe_dump(document, sort_keys=False), highlight=False, markup=False, end="")

@@ -61,5 +61,7 @@ def request_code(relay: str, run_id: str, key: Path) -> Issued:
     except ValueError:
         answer = {"error": response.text[:200]}
     if response.status_code != 200:
-        raise InputError(f"the relay at {relay} refused the code request ({response.status_code}): {answer.get('error')}")
+        raise InputError(
+            f"the relay at {relay} refused the code request ({response.status_code}): {answer.get('error')}"
+        )
     return Issued(answer["approver"], answer["code"], datetime.fromisoformat(answer["expires_at"]))

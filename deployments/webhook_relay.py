@@ -26,8 +26,8 @@ from starlette.routing import Route
 
 from deployments.approval_codes import code_route
 from shipyard.config.schema import PipelineConfig
-from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
 from shipyard.ledger import Ledger
+from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
 from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
 
 Dispatch = Callable[[Pending], str]  # returns the flow run id

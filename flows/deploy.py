@@ -223,9 +223,7 @@ def _superseded(
     return Cancelled(message=reason)
 
 
-def _mismatched(
-    ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, problem: str
-) -> State:
+def _mismatched(ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, problem: str) -> State:
     reason = f"not deployed: what would ship is not what was approved ({problem})"
     about = Asked(candidate.environment, run_id, candidate.sha, candidate.version)
     ledger.decide(about, DecisionKind.MISMATCH, "pipeline", "pipeline", reason, idempotency_key=f"{run_id}:mismatch")

@@ -24,7 +24,7 @@ from shipyard.clients.slack import SlackNotifier
 from shipyard.ledger import Asked, DecisionKind, DecisionView, Ledger
 from shipyard.ledger.store import CodeUse
 from shipyard.pipeline import approval_codes, messages
-from shipyard.pipeline.approval import Answer, People, Verdict, cautious, judge, tally
+from shipyard.pipeline.approval import Answer, People, Verdict, Via, cautious, judge, tally
 from shipyard.pipeline.binding import Bound, answer_payload
 from shipyard.pipeline.candidate import Candidate
 from shipyard.policy import EnvironmentPolicy, Policy
@@ -141,14 +141,14 @@ def _identified(
             principal = signatures.verify(signatures.canonical(payload), given.signature, signatures.ANSWER_NAMESPACE,
                                           signers)  # fmt: skip
         except signatures.SignatureRefused as exc:
-            return _refused(answer, f"signature refused: {exc}")
+            return _refused(answer, "ssh", f"signature refused: {exc}", answer.approver or "(unknown key)")
         if answer.approver and answer.approver != principal:
-            return _refused(answer, f"signed by {principal}'s key but names {answer.approver}")
+            return _refused(answer, "ssh", f"signed by {principal}'s key but names {answer.approver}", principal)
         return _as(answer, principal, "ssh")
     if given.code:
         use = ledger.use_code(run_id, answer.approver, approval_codes.digest(given.code))
         if use is not CodeUse.ACCEPTED:
-            return _refused(answer, f"one-time code refused: {use.value}")
+            return _refused(answer, "code", f"one-time code refused: {use.value}", answer.approver)
         return _as(answer, answer.approver, "code")
     return answer
 
@@ -157,9 +157,8 @@ def _as(answer: Answer, name: str, via: Literal["ssh", "code"]) -> Answer:
     return Answer(answer.decision, name, answer.reason, answer.change_ticket, answer.traffic_steps, via)
 
 
-def _refused(answer: Answer, why: str) -> Answer:
-    return Answer(answer.decision, answer.approver, answer.reason, answer.change_ticket, answer.traffic_steps,
-                  proof_refused=why)  # fmt: skip
+def _refused(answer: Answer, via: Via, why: str, name: str) -> Answer:
+    return Answer(answer.decision, name, answer.reason, answer.change_ticket, answer.traffic_steps, via, why)
 
 
 def _steps(decision: DecisionView) -> tuple[int, ...] | None:

@@ -77,7 +77,9 @@ def judge(
     if answer.decision == "reject":
         return Verdict(DecisionKind.REJECTED, answer.reason.strip())
     if name in approved_by:
-        return Verdict(DecisionKind.REFUSED, f"{name} already approved this run; the next approval must be someone else's")
+        return Verdict(
+            DecisionKind.REFUSED, f"{name} already approved this run; the next approval must be someone else's"
+        )
     own = people.include(approvers[name]) if name in approvers else None
     if not rules.allow_self_approval and own:
         return Verdict(DecisionKind.REFUSED, f"{name} made this change ({own}) and may not approve it")
@@ -88,7 +90,9 @@ def judge(
     given = tuple(steps) if steps else None
     count, required = len(approved_by) + 1, rules.required_approvals
     if count < required:
-        return Verdict(DecisionKind.ENDORSED, f"{tally([*approved_by, name], required)}: {answer.reason.strip()}", given)
+        return Verdict(
+            DecisionKind.ENDORSED, f"{tally([*approved_by, name], required)}: {answer.reason.strip()}", given
+        )
     return Verdict(DecisionKind.APPROVED, answer.reason.strip(), given)
 
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipyard import signatures
-from shipyard.errors import InputError
 from shipyard.digests import code_hash
+from shipyard.errors import InputError
 from shipyard.ledger.store import WAITING, Ledger
 from shipyard.policy.model import Policy
 

@@ -27,7 +27,9 @@ def approval_needed(c: Candidate, approvers: list[str], timeout_hours: float, co
 
 
 def decided(c: Candidate, kind: str, actor: str, via: str, reason: str, ticket: str | None = None) -> Message:
-    icon = {"approved": ":white_check_mark:", "refused": ":no_entry:"}.get(kind, ":x:")
+    icons = {"approved": ":white_check_mark:", "endorsed": ":ballot_box_with_check:", "refused": ":no_entry:",
+             "unverified": ":grey_question:"}  # fmt: skip
+    icon = icons.get(kind, ":x:")
     body = [f"*{kind.capitalize()}* by {actor} (via {via}): {reason}"]
     if ticket:
         body.append(f"*Change ticket:* {ticket}")

@@ -74,8 +74,7 @@ class EnvironmentPolicy(Strict):
     def _enough_approvers(self) -> EnvironmentPolicy:
         if self.approval and len(set(self.approvers)) < self.required_approvals:
             raise ValueError(
-                f"required_approvals is {self.required_approvals} but {len(set(self.approvers))} approver(s) are "
-                "listed"
+                f"required_approvals is {self.required_approvals} but {len(set(self.approvers))} approver(s) are listed"
             )
         return self
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import httpx
 import pytest
+import yaml
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 from prefect.client.schemas.objects import FlowRun, StateType
@@ -30,6 +31,7 @@ from shipyard.runner import spawn, stop
 from shipyard.sample import commit_all, create_sample_repo
 from tests.capabilities import require_tools
 from tests.deployments.test_webhook_relay import delivery, push
+from tests.support.approvers import make_keys, policy_for
 from tests.support.github_standin import GitHubStandIn, github_standin
 from tests.support.slack_standin import SlackStandIn, slack_standin
 
@@ -37,6 +39,7 @@ ROOT = Path(__file__).parents[2]
 GITHUB_TOKEN = "ghp_e2e_token_0123456789"
 SLACK_TOKEN = "xoxb-e2e-slack-token"
 SECRET = "e2e-webhook-secret"
+DANA = {"dana": ["dana@example.com"]}  # the sample's commits are dana's: she may not approve them
 
 # max_p95_ms 10000: latency is judged in test_rollout's table; on a shared test machine a p95 measures the machine
 CONFIG = """\
@@ -89,6 +92,7 @@ class Stack:
     home: Path
     log: Path
     client: SyncPrefectClient  # one for the stack's life: each new client builds an SSL context (CPU under load)
+    keys: dict[str, Path]  # approvers' SSH private keys: alice, bob and dana are in the policy, mallory is not
 
     def config(self, timeout_hours: float = 24) -> str:
         return CONFIG.format(timeout=timeout_hours, github=self.github.url, slack=self.slack.api_url, **self.ports)
@@ -99,6 +103,7 @@ class Stack:
         return commit_all(self.repo, message)
 
     def push(self, sha: str, branch: str = "main") -> UUID:
+        subprocess.run(["git", "-C", str(self.repo), "branch", "-f", branch, sha], check=True, capture_output=True)
         body = push(branch, sha) | {"repository": {"clone_url": str(self.repo), "full_name": "example/sample-platform"}}
         answer = httpx.post(self.relay + "/github", **delivery("push", body, f"e2e-{sha[:12]}", SECRET.encode()))
         assert answer.status_code == 202, answer.text
@@ -148,6 +153,20 @@ class Stack:
         result = self.client.resume_flow_run(run_id, run_input=form)
         assert result.status.value == "ACCEPT", result.details
 
+    def approve(self, run_id: UUID, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`shipyard approve`, signed with this person's key."""
+        return shipyard(self, "approve", str(run_id), "--key", str(self.keys[name]), *args)
+
+    def signed(self, run_id: UUID, name: str, reason: str, *args: str) -> None:
+        answered = self.approve(run_id, name, "--reason", reason, *args)
+        assert answered.returncode == 0, answered.stdout + answered.stderr
+
+    def code(self, run_id: UUID, name: str) -> str:
+        """A one-time code from the relay, asked for with this person's key (`shipyard approvals code`)."""
+        asked = shipyard(self, "approvals", "code", str(run_id), "--key", str(self.keys[name]), "--relay", self.relay)
+        assert asked.returncode == 0, asked.stdout + asked.stderr
+        return asked.stdout.split()[-1]
+
     def releases(self) -> list[ReleaseView]:
         ledger = self.ledger()
         return [ledger.release(e.release_id) for e in ledger.recent_events("production", "api", limit=50)]
@@ -170,8 +189,8 @@ def processes_of(run_id: UUID) -> list[int]:
     return found
 
 
-def approve(stack: Stack, run_id: UUID, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cli", "approve", str(run_id), *args]
+def shipyard(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cli", *args]
     return subprocess.run(command, env=stack.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
@@ -215,6 +234,14 @@ def production_stack(
             assert registered.returncode == 0, registered.stdout + registered.stderr
             relay_config = base / "relay.yaml"
             relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
+            keys = make_keys(base / "keys", "alice", "bob", "dana", "mallory")
+            in_policy = {name: keys[name] for name in ("alice", "bob", "dana")}
+            policy = base / "policy.yaml"
+            policy.write_text(yaml.safe_dump(policy_for(relay_config.read_text(), in_policy, DANA)))
+            applied = subprocess.run([sys.executable, "-m", "cli", "policy", "apply", str(policy), "--as", "ops",
+                                      "--reason", "the stack's environments"], env=env, cwd=ROOT, capture_output=True,
+                                     text=True, timeout=60)  # fmt: skip
+            assert applied.returncode == 0, applied.stdout + applied.stderr
             relay_port = free_port()
             worker = spawn([prefect, "worker", "start", "--pool", "shipyard-deploy", "--type", "process"],
                            env=env, cwd=ROOT, log=log)  # fmt: skip
@@ -227,7 +254,7 @@ def production_stack(
                     if httpx.get(url + "/health", timeout=1).status_code == 200:
                         break
                 time.sleep(0.2)
-            stack = Stack(env, repo, url, github, slack, ports, home, log, client)
+            stack = Stack(env, repo, url, github, slack, ports, home, log, client, keys)
             try:
                 yield stack
             finally:

@@ -20,7 +20,7 @@ from shipyard.config import load_config
 from shipyard.home import Home
 from shipyard.ledger import DecisionKind, EventKind
 from shipyard.release.setup import local_backend
-from tests.e2e.production_stack import Stack, approve, processes_of, production_stack
+from tests.e2e.production_stack import Stack, processes_of, production_stack
 from tests.support.prefect_ui import answer_approval_form
 
 pytestmark = pytest.mark.slow
@@ -75,22 +75,35 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
         time.sleep(0.2)
     assert processes_of(run_id) == [], "a suspended run must not hold a worker process"
 
-    stack.resume(run_id, decision="approve", approver="mallory", reason="ship it")
-    stack.wait_for_gate(run_id, "approval-2")  # refused: waits again
-    stack.resume(run_id, decision="approve", approver="dana", reason="my own change")
-    stack.wait_for_gate(run_id, "approval-3")  # the author may not approve their own change
-    stack.resume(run_id, decision="approve", approver="alice", reason="reviewed", change_ticket="CHG-1")
+    stack.resume(run_id, decision="approve", approver="alice", reason="ship it")  # a typed name proves nothing
+    stack.wait_for_gate(run_id, "approval-2")  # recorded as unverified: waits again
+    stack.signed(run_id, "mallory", "ship it")  # a key the policy does not list
+    stack.wait_for_gate(run_id, "approval-3")
+    dana = stack.code(run_id, "dana")  # the change's author, with her own code, under another approver's name
+    stack.resume(run_id, decision="approve", approver="bob", reason="lgtm", code=dana)
+    stack.wait_for_gate(run_id, "approval-4")
+    stack.signed(run_id, "dana", "my own change")  # her own key: she made this change (git identity in the policy)
+    stack.wait_for_gate(run_id, "approval-5")
+    code = stack.code(run_id, "alice")
+    stack.resume(run_id, decision="approve", approver="alice", reason="reviewed", change_ticket="CHG-1", code=code)
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
 
     ledger = stack.ledger()
-    decisions = [(d.kind, d.actor, d.via) for d in ledger.decisions("production", str(run_id))]
-    assert decisions == [
+    decisions = [(d.kind, d.actor, d.via, d.reason) for d in ledger.decisions("production", str(run_id))]
+    assert [d[:3] for d in decisions] == [
         (DecisionKind.REQUESTED, "pipeline", "pipeline"),
-        (DecisionKind.REFUSED, "mallory", "ui"),
-        (DecisionKind.REFUSED, "dana", "ui"),
-        (DecisionKind.APPROVED, "alice", "ui"),
+        (DecisionKind.UNVERIFIED, "alice", "ui"),
+        (DecisionKind.REFUSED, "(unknown key)", "ssh"),
+        (DecisionKind.REFUSED, "bob", "code"),
+        (DecisionKind.REFUSED, "dana", "ssh"),
+        (DecisionKind.APPROVED, "alice", "code"),
     ]
+    assert decisions[2][3].startswith("signature refused: ")
+    assert decisions[3][3] == "one-time code refused: issued for another run or approver"
+    assert decisions[4][3] == "dana made this change (dana@example.com) and may not approve it"
+    inputs = stack.client.filter_flow_run_input(run_id, key_prefix="", limit=100, exclude_keys=set())
+    assert all(code not in i.value and dana not in i.value for i in inputs), "a code stayed readable in an input"
     current = ledger.current("production", "api")
     assert current is not None and current.sha == sha and current.schema_revision not in (None, "base")
     kinds = [e.kind for e in ledger.events(current.id)]
@@ -106,10 +119,11 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
     texts = [t for t in stack.slack.texts() if "to production" in t]
     assert texts[0].startswith(":rocket: production-deploy started: sample-platform")
     assert texts[1].startswith(":hourglass: Approval needed")
-    assert ": refused by mallory" in texts[2] and ": refused by dana" in texts[3]
-    assert ": approved by alice" in texts[4]
-    assert texts[5].startswith(":white_check_mark: Deployed sample-platform")
-    assert len(texts) == 6, texts  # each once, although the run re-ran from the top three times
+    assert ": unverified by alice" in texts[2] and ": refused by (unknown key)" in texts[3]
+    assert ": refused by bob" in texts[4] and ": refused by dana" in texts[5]
+    assert ": approved by alice" in texts[6]
+    assert texts[7].startswith(":white_check_mark: Deployed sample-platform")
+    assert len(texts) == 8, texts  # each once, although the run re-ran from the top five times
     assert stack.slack.errors == []
 
     assert stack.github.contexts(sha)["shipyard/pr-checks"] == ["pending", "success"]
@@ -122,13 +136,12 @@ def test_an_approval_from_the_terminal_with_its_own_traffic_plan(stack: Stack) -
     previous = stack.ledger().current("production", "api")
     assert previous is not None, "runs after the first deploy"
     sha, run_id = stack.at_gate("Release 2")
-    cli = approve(stack, run_id, "--as", "bob", "--reason", "canary first", "--ticket", "CHG-2", "--steps", "25,100")
-    assert cli.returncode == 0, cli.stdout + cli.stderr
+    stack.signed(run_id, "bob", "canary first", "--ticket", "CHG-2", "--steps", "25,100")
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
     ledger = stack.ledger()
     (approved,) = [d for d in ledger.decisions("production", str(run_id)) if d.kind is DecisionKind.APPROVED]
-    assert (approved.actor, approved.via, approved.ticket) == ("bob", "cli", "CHG-2")
+    assert (approved.actor, approved.via, approved.ticket) == ("bob", "ssh", "CHG-2")
     current = ledger.current("production", "api")
     assert current is not None and current.sha == sha and current.colour != previous.colour
     assert [e.weight for e in ledger.events(current.id) if e.kind is EventKind.SHIFTED] == [25, 100]
@@ -140,13 +153,17 @@ def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack
     previous = stack.ledger().current("production", "api")
     sha, run_id = stack.at_gate("Release 3")
     fields = {"Approver": "alice", "Reason": "read the checks in the UI", "Change Ticket": "CHG-3"}
+    answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)  # no code
+    stack.wait_for_gate(run_id, "approval-2")
+    assert stack.ledger().decisions("production", str(run_id))[-1].kind is DecisionKind.UNVERIFIED
+    fields |= {"Code": stack.code(run_id, "alice")}
     answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
     ledger = stack.ledger()
     last = ledger.decisions("production", str(run_id))[-1]
     assert (last.kind, last.actor, last.via, last.reason, last.ticket) == (
-        DecisionKind.APPROVED, "alice", "ui", "read the checks in the UI", "CHG-3",
+        DecisionKind.APPROVED, "alice", "code", "read the checks in the UI", "CHG-3",
     )  # fmt: skip
     current = ledger.current("production", "api")
     assert current is not None and current.sha == sha and previous is not None and current.id != previous.id
@@ -157,14 +174,14 @@ def test_an_older_release_approved_after_a_newer_one_is_superseded(stack: Stack)
     serving = stack.ledger().current("production", "api")
     older, older_run = stack.at_gate("Release 5a")
     _newer, newer_run = stack.at_gate("Release 5b")
-    stack.resume(newer_run, decision="reject", approver="bob", reason="not this one")
+    stack.signed(newer_run, "bob", "not this one", "--reject")
     stack.wait(newer_run, StateType.FAILED)
     rejected_newer_does_not_count = stack.ledger().decisions("production", str(older_run))
     assert [d.kind for d in rejected_newer_does_not_count] == [DecisionKind.REQUESTED]
     newest, newest_run = stack.at_gate("Release 5c")
-    stack.resume(newest_run, decision="approve", approver="bob", reason="the fix")
+    stack.signed(newest_run, "bob", "the fix")
     stack.wait(newest_run, StateType.COMPLETED)
-    stack.resume(older_run, decision="approve", approver="alice", reason="late approval")
+    stack.signed(older_run, "alice", "late approval")
     run = stack.wait(older_run, StateType.CANCELLED, StateType.COMPLETED, StateType.FAILED)
     assert run.state is not None and run.state.type is StateType.CANCELLED, run.state
     assert run.state.message is not None and run.state.message.startswith("superseded by ")

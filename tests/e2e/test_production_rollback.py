@@ -15,7 +15,7 @@ from shipyard.config import load_config
 from shipyard.home import Home
 from shipyard.ledger import DecisionKind, EventKind
 from shipyard.release.setup import local_backend
-from tests.e2e.production_stack import Stack, approve, production_stack
+from tests.e2e.production_stack import Stack, production_stack
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def stack(
     """A stack already serving a first release: the tests here are about what happens to the one serving."""
     with production_stack("production-rollback", shipyard_env, postgres_server, tmp_path_factory) as stack:
         _sha, run_id = stack.at_gate("Release 1")
-        stack.resume(run_id, decision="approve", approver="alice", reason="the first release")
+        stack.signed(run_id, "alice", "the first release")
         run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
         assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
         yield stack
@@ -36,11 +36,11 @@ def stack(
 def test_two_approved_releases_cut_over_one_at_a_time_in_the_order_they_asked(stack: Stack) -> None:
     older, older_run = stack.at_gate("Release 4a")
     newer, newer_run = stack.at_gate("Release 4b")
-    stack.resume(older_run, decision="approve", approver="alice", reason="first")
+    stack.signed(older_run, "alice", "first")
     deadline = time.monotonic() + 120
     while not any(r.sha == older for r in stack.releases()) and time.monotonic() < deadline:
         time.sleep(0.2)
-    stack.resume(newer_run, decision="approve", approver="bob", reason="second")  # while the older one cuts over
+    stack.signed(newer_run, "bob", "second")  # while the older one cuts over
     for run_id in (older_run, newer_run):
         run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
         assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
@@ -66,7 +66,7 @@ def test_a_release_failing_its_smoke_tests_rolls_back_and_the_previous_one_keeps
     main.write_text(healthy)
     run_id = stack.push(sha)
     stack.wait_for_gate(run_id, "approval-1")
-    stack.resume(run_id, decision="approve", approver="alice", reason="looks fine")
+    stack.signed(run_id, "alice", "looks fine")
     run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.FAILED, run.state
     assert (run.state.message or "").startswith("rolled back: api:") and "smoke" in (run.state.message or "")
@@ -115,7 +115,7 @@ def test_a_commit_failing_its_checks_never_asks_for_approval_and_slack_hears_why
 def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: Stack) -> None:
     before = stack.ledger().current("production", "api")
     _sha, run_id = stack.at_gate("Release 6")
-    cli = approve(stack, run_id, "--reject", "--as", "bob", "--reason", "freeze week")
+    cli = stack.approve(run_id, "bob", "--reject", "--reason", "freeze week")
     assert cli.returncode == 0, cli.stdout + cli.stderr
     run = stack.wait(run_id, StateType.FAILED, StateType.COMPLETED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.FAILED
@@ -144,5 +144,5 @@ def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -
     assert (last.kind, last.via) == (DecisionKind.EXPIRED, "timeout")
     assert last.reason.startswith("rejected: timeout")
     assert told, stack.slack.texts()
-    late = approve(stack, run_id, "--as", "alice", "--reason", "sorry, late")
+    late = stack.approve(run_id, "alice", "--reason", "sorry, late")
     assert late.returncode == 2 and "is not waiting for an approval (it is Failed)" in late.stderr

@@ -4,56 +4,86 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shipyard.config.environments import Environment
 from shipyard.ledger.store import DecisionKind, DecisionView
-from shipyard.pipeline.approval import Answer, judge, superseded_by
+from shipyard.pipeline.approval import Answer, People, cautious, judge, superseded_by, tally
+from shipyard.policy import Approver, EnvironmentPolicy
 
-ENV = Environment.model_validate({"target": {"backend": "local"}, "approval": True, "approvers": ["alice", "Dana"]})
-SELF_OK = ENV.model_copy(update={"allow_self_approval": True})
-AUTHOR = ("Dana Developer", "dana@example.com")
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{}"
+APPROVERS = {
+    "alice": Approver(keys=[KEY.format("A")], git=["asmith@example.com", "Alice Smith"], github="asmith"),
+    "bob": Approver(keys=[KEY.format("B")], git=["bob@example.com"]),
+    "carol": Approver(keys=[KEY.format("C")]),
+}
+RULES = EnvironmentPolicy.model_validate(
+    {"target": {"backend": "local"}, "approval": True, "approvers": ["alice", "bob"], "min_steps": 2}
+)
+TWO = RULES.model_copy(update={"required_approvals": 2})
+SELF_OK = RULES.model_copy(update={"allow_self_approval": True})
+TYPED_OK = RULES.model_copy(update={"require_verified": False})
+BY_ALICE = People(("Alice Smith", "asmith@example.com"))  # author and committer of the change
+BY_DANA = People(("Dana", "dana@example.com"), logins=("asmith",))  # merged on GitHub by alice's login
+
+
+def ssh(name: str, decision: str = "approve", reason: str = "ok", steps: list[int] | None = None) -> Answer:
+    return Answer(decision, name, reason, traffic_steps=steps, via="ssh")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("answer", "environment", "kind", "reason"),
+    ("answer", "rules", "people", "approved_by", "kind", "reason"),
     [
-        (Answer("approve", "alice", "ok"), ENV, DecisionKind.APPROVED, "ok"),
-        (Answer("approve", " ALICE ", "ok"), ENV, DecisionKind.APPROVED, "ok"),
-        (Answer("reject", "alice", "not today"), ENV, DecisionKind.REJECTED, "not today"),
-        (
-            Answer("approve", "mallory", "ok"),
-            ENV,
-            DecisionKind.REFUSED,
-            "mallory is not an approver here (alice, Dana)",
-        ),
-        (Answer("reject", "mallory", "no"), ENV, DecisionKind.REFUSED, "mallory is not an approver here (alice, Dana)"),
-        (Answer("approve", "", "ok"), ENV, DecisionKind.REFUSED, "no approver name was given"),
-        (Answer("approve", "alice", "  "), ENV, DecisionKind.REFUSED, "alice gave no reason; a decision needs one"),
-        (Answer("approve", "dana", "mine"), ENV, DecisionKind.REFUSED, "dana wrote this change and may not approve it"),
-        (Answer("approve", "dana", "mine"), SELF_OK, DecisionKind.APPROVED, "mine"),
-        (Answer("reject", "dana", "withdrawn"), ENV, DecisionKind.REJECTED, "withdrawn"),
-        (
-            Answer("approve", "alice", "ok", traffic_steps=[50, 10, 100]),
-            ENV,
-            DecisionKind.REFUSED,
-            "traffic steps [50, 10, 100] must increase from 1 to 100 and end at 100",
-        ),
-        (
-            Answer("approve", "alice", "ok", traffic_steps=[25, 50]),
-            ENV,
-            DecisionKind.REFUSED,
-            "traffic steps [25, 50] must increase from 1 to 100 and end at 100",
-        ),
+        (ssh("bob"), RULES, BY_ALICE, (), DecisionKind.APPROVED, "ok"),
+        (Answer("approve", "bob", "ok", via="code"), RULES, BY_ALICE, (), DecisionKind.APPROVED, "ok"),
+        (ssh("bob", "reject", "not today"), RULES, BY_ALICE, (), DecisionKind.REJECTED, "not today"),
+        # a typed name proves nothing: recorded, not counted, whoever it names
+        (Answer("approve", "bob", "ok"), RULES, BY_ALICE, (), DecisionKind.UNVERIFIED,
+         "bob answered without a signature or a valid one-time code; recorded, not counted "
+         "(`shipyard approvals code RUN` gives a code for the UI form)"),
+        (Answer("reject", "bob", "no"), RULES, BY_ALICE, (), DecisionKind.UNVERIFIED,
+         "bob answered without a signature or a valid one-time code; recorded, not counted "
+         "(`shipyard approvals code RUN` gives a code for the UI form)"),
+        (Answer("approve", "bob", "ok"), TYPED_OK, BY_ALICE, (), DecisionKind.APPROVED, "ok"),
+        (Answer("approve", "bob", "ok", via="ssh", proof_refused="signature refused: no principal for this key"),
+         RULES, BY_ALICE, (), DecisionKind.REFUSED, "signature refused: no principal for this key"),
+        (ssh("carol"), RULES, BY_ALICE, (), DecisionKind.REFUSED, "carol is not an approver here (alice, bob)"),
+        (ssh("bob", reason="  "), RULES, BY_ALICE, (), DecisionKind.REFUSED, "bob gave no reason; a decision needs one"),
+        # self-approval: the change's people mapped through the policy, not a typed name
+        (ssh("alice"), RULES, BY_ALICE, (), DecisionKind.REFUSED,
+         "alice made this change (Alice Smith) and may not approve it"),
+        (ssh("alice"), RULES, BY_DANA, (), DecisionKind.REFUSED, "alice made this change (@asmith) and may not approve it"),
+        (ssh("alice"), SELF_OK, BY_ALICE, (), DecisionKind.APPROVED, "ok"),
+        (ssh("alice", "reject", "withdrawn"), RULES, BY_ALICE, (), DecisionKind.REJECTED, "withdrawn"),
+        # N distinct approvers
+        (ssh("bob"), TWO, BY_DANA, (), DecisionKind.ENDORSED, "1 of 2 approvals (bob): ok"),
+        (ssh("bob"), TWO, BY_DANA, ("bob",), DecisionKind.REFUSED,
+         "bob already approved this run; the next approval must be someone else's"),
+        (ssh("alice"), TWO.model_copy(update={"allow_self_approval": True}), BY_DANA, ("bob",),
+         DecisionKind.APPROVED, "ok"),
+        # an approver's plan is no bolder than the policy allows
+        (ssh("bob", steps=[100]), RULES, BY_ALICE, (), DecisionKind.REFUSED,
+         "traffic plan [100] has 1 step(s); the policy asks for at least 2 here"),
+        (ssh("bob", steps=[50, 10, 100]), RULES, BY_ALICE, (), DecisionKind.REFUSED,
+         "traffic steps [50, 10, 100] must increase from 1 to 100 and end at 100"),
     ],
-)
-def test_judge(answer: Answer, environment: Environment, kind: DecisionKind, reason: str) -> None:
-    verdict = judge(answer, environment, *AUTHOR)
+)  # fmt: skip
+def test_judge(
+    answer: Answer, rules: EnvironmentPolicy, people: People, approved_by: tuple[str, ...], kind: DecisionKind,
+    reason: str,
+) -> None:  # fmt: skip
+    verdict = judge(answer, rules, APPROVERS, people, approved_by)
     assert (verdict.kind, verdict.reason) == (kind, reason)
 
 
-def test_an_approved_traffic_plan_replaces_the_environments() -> None:
-    verdict = judge(Answer("approve", "alice", "careful", traffic_steps=[5, 25, 100]), ENV, *AUTHOR)
-    assert verdict.steps == (5, 25, 100)
-    assert judge(Answer("approve", "alice", "ok"), ENV, *AUTHOR).steps is None
+def test_an_approved_traffic_plan_replaces_the_environments_and_the_most_cautious_one_wins() -> None:
+    assert judge(ssh("bob", steps=[5, 25, 100]), RULES, APPROVERS, BY_ALICE).steps == (5, 25, 100)
+    assert judge(ssh("bob"), RULES, APPROVERS, BY_ALICE).steps is None
+    assert cautious([(50, 100), None, (5, 25, 100), (10, 20, 100)]) == (5, 25, 100)
+    assert cautious([None, None]) is None
+
+
+def test_tally() -> None:
+    assert tally([], 2) == "0 of 2 approvals"
+    assert tally(["alice"], 2) == "1 of 2 approvals (alice)"
+    assert tally(["alice"], 1) == "1 of 1 approval (alice)"
 
 
 def decision(i: int, run: str, kind: DecisionKind) -> DecisionView:
