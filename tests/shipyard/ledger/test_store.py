@@ -1,5 +1,3 @@
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,14 +7,6 @@ from shipyard.errors import InputError
 from shipyard.ledger import Asked, DecisionKind, EventKind, Ledger
 from shipyard.ledger import store as store_module
 from shipyard.ledger.models import Base
-
-
-@pytest.fixture
-def ledger(database_url: str) -> Iterator[Ledger]:
-    ledger = Ledger(database_url)
-    ledger.migrate()
-    yield ledger
-    ledger.close()
 
 
 def release(ledger: Ledger, version: str, colour: str = "blue", app: str = "api") -> int:
