@@ -1,5 +1,14 @@
 """The release ledger: every state change of every release, append-only, with who and why."""
 
-from shipyard.ledger.store import Asked, DecisionKind, DecisionView, EventKind, Ledger, ReleaseView
+from shipyard.ledger.store import (
+    Asked,
+    CodeUse,
+    DecisionKind,
+    DecisionView,
+    EventKind,
+    Ledger,
+    PolicyVersion,
+    ReleaseView,
+)
 
-__all__ = ["Asked", "DecisionKind", "DecisionView", "EventKind", "Ledger", "ReleaseView"]
+__all__ = ["Asked", "CodeUse", "DecisionKind", "DecisionView", "EventKind", "Ledger", "PolicyVersion", "ReleaseView"]

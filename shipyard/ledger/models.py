@@ -105,3 +105,39 @@ class NightlyRow(Base):
     load_p95_ms: Mapped[float | None] = mapped_column(Float)
     headline: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyRow(Base):
+    """One version of the policy (environments, approvers and their keys, required approvals): kept on Shipyard's
+    side, never read from the repository being deployed, and every change is a new row saying who and why."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("version", name="uq_policies_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    digest: Mapped[str] = mapped_column(String(80))  # shipyard.digests.document_digest
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApprovalCodeRow(Base):
+    """A one-time code for answering one run's approval in the UI, issued to one approver after a signed request.
+    Only its hash is kept; the nonce is the signed request's, unique so that a replayed request gets no code."""
+
+    __tablename__ = "approval_codes"
+    __table_args__ = (
+        UniqueConstraint("code_hash", name="uq_approval_codes_code_hash"),
+        UniqueConstraint("nonce", name="uq_approval_codes_nonce"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64))
+    approver: Mapped[str] = mapped_column(String(200))
+    code_hash: Mapped[str] = mapped_column(String(100))  # shipyard.digests.code_hash
+    nonce: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,6 +4,8 @@ saying exactly which steps of a release happened."""
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,15 +13,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shipyard.digests import canonical, document_digest
 from shipyard.errors import InputError
-from shipyard.ledger.models import DecisionRow, EnvironmentRow, EventRow, NightlyRow, ReleaseRow
+from shipyard.ledger.models import (
+    ApprovalCodeRow,
+    DecisionRow,
+    EnvironmentRow,
+    EventRow,
+    NightlyRow,
+    PolicyRow,
+    ReleaseRow,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 V = TypeVar("V")
+POLICY_WRITE_ATTEMPTS = 5
+CODE_HASH = re.compile(r"sha256:[0-9a-f]{64}")  # shipyard.digests.code_hash
 
 
 class EventKind(StrEnum):
@@ -55,6 +68,26 @@ class DecisionKind(StrEnum):
 
 
 WAITING = frozenset({DecisionKind.REQUESTED, DecisionKind.REFUSED, DecisionKind.UNVERIFIED, DecisionKind.ENDORSED})
+
+
+class CodeUse(StrEnum):
+    """What spending a one-time approval code came to; only ACCEPTED lets the answer count."""
+
+    ACCEPTED = "accepted"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "already used"
+    OTHER_RUN = "issued for another run or approver"
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: int
+    document: dict[str, Any]
+    digest: str  # shipyard.digests.document_digest of the document
+    actor: str
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -332,6 +365,87 @@ class Ledger:
         fields = [f for f in NightlyView.__dataclass_fields__ if f != "at"]
         return [NightlyView(**{f: getattr(r, f) for f in fields}, at=_utc(r.at)) for r in reversed(rows)]
 
+    def set_policy(self, document: dict[str, Any], actor: str, reason: str) -> PolicyVersion:
+        """Append the document as the next version, with who and why; a document equal to the current one (same
+        digest) returns the current version and adds nothing, so applying one policy twice is one change. Of writers
+        at once, each one that lost version N+1 to another reads its row and tries again."""
+        if not actor.strip() or not reason.strip():
+            raise InputError("a policy change needs who makes it and why: actor and reason must not be blank")
+        try:
+            stored = json.loads(canonical(document))  # what reading it back gives: tuples are lists
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the policy document is not plain JSON: {exc}") from exc
+        digest = document_digest(stored)
+
+        def append() -> PolicyVersion:
+            with self._sessions.begin() as session:
+                latest = session.scalar(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(1))
+                if latest is not None and latest.digest == digest:
+                    return _policy_view(latest)
+                version = latest.version + 1 if latest is not None else 1
+                row = PolicyRow(version=version, document=stored, digest=digest, actor=actor, reason=reason, at=_now())
+                session.add(row)
+                session.flush()
+                return _policy_view(row)
+
+        for _ in range(POLICY_WRITE_ATTEMPTS - 1):
+            with contextlib.suppress(IntegrityError):  # another writer took the version number first: read theirs
+                return append()
+        return append()
+
+    def policy(self) -> PolicyVersion | None:
+        """The policy in force: the latest version."""
+        with self._sessions() as session:
+            row = session.scalar(select(PolicyRow).order_by(PolicyRow.version.desc()).limit(1))
+            return _policy_view(row) if row is not None else None
+
+    def policy_history(self) -> list[PolicyVersion]:
+        """Every version, oldest first."""
+        with self._sessions() as session:
+            return [_policy_view(r) for r in session.scalars(select(PolicyRow).order_by(PolicyRow.version))]
+
+    def issue_code(self, flow_run_id: str, approver: str, code_hash: str, nonce: str, expires_at: datetime) -> None:
+        """Keep a code (its hash) for one approver's answer to one run. The nonce is the signed request's: a request
+        seen before is refused, so replaying a captured request gets nobody a code."""
+        if not CODE_HASH.fullmatch(code_hash):
+            raise InputError("a code is kept as its hash (shipyard.digests.code_hash), never as itself")
+        if not nonce.strip():
+            raise InputError("a code request needs its nonce")
+        row = ApprovalCodeRow(
+            flow_run_id=flow_run_id,
+            approver=approver,
+            code_hash=code_hash,
+            nonce=nonce,
+            expires_at=_as_utc(expires_at, "expires_at"),
+            created_at=_now(),
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            with self._sessions() as session:
+                replayed = session.scalar(select(ApprovalCodeRow.id).where(ApprovalCodeRow.nonce == nonce))
+            if replayed is not None:
+                raise InputError("this code request was already answered (replayed?)") from exc
+            raise InputError("this code was issued before: a code must be fresh and random") from exc
+
+    def use_code(self, flow_run_id: str, approver: str, code_hash: str, now: datetime | None = None) -> CodeUse:
+        """Spend a code: ACCEPTED for exactly one caller however many race, because the one conditional UPDATE
+        that spends it is also the check (its row count says who won); everyone else is told why not."""
+        at = _as_utc(now, "now") if now is not None else _now()
+        spend = (
+            update(ApprovalCodeRow)
+            .where(ApprovalCodeRow.code_hash == code_hash, ApprovalCodeRow.flow_run_id == flow_run_id)
+            .where(ApprovalCodeRow.approver == approver, ApprovalCodeRow.used_at.is_(None))
+            .where(ApprovalCodeRow.expires_at > at)
+            .values(used_at=at)
+        )
+        with self._sessions.begin() as session:
+            if session.connection().execute(spend).rowcount == 1:
+                return CodeUse.ACCEPTED
+            row = session.scalar(select(ApprovalCodeRow).where(ApprovalCodeRow.code_hash == code_hash))
+            return _code_refused(row, flow_run_id, approver)
+
     def decision(self, key: str) -> DecisionView | None:
         """The decision recorded under this idempotency key, if any."""
         with self._sessions() as session:
@@ -432,6 +546,26 @@ def _decision_view(row: DecisionRow, environment: str) -> DecisionView:
         details=dict(row.details or {}),
         at=_utc(row.at),
     )
+
+
+def _policy_view(row: PolicyRow) -> PolicyVersion:
+    return PolicyVersion(row.version, dict(row.document), row.digest, row.actor, row.reason, _utc(row.at))
+
+
+def _code_refused(row: ApprovalCodeRow | None, flow_run_id: str, approver: str) -> CodeUse:
+    """Why a code that was not spent was not: called only after the spending UPDATE matched nothing."""
+    if row is None:
+        return CodeUse.UNKNOWN
+    if (row.flow_run_id, row.approver) != (flow_run_id, approver):
+        return CodeUse.OTHER_RUN
+    return CodeUse.USED if row.used_at is not None else CodeUse.EXPIRED
+
+
+def _as_utc(value: datetime, what: str) -> datetime:
+    """An aware time in UTC: SQLite keeps the wall-clock digits alone, so every time it compares must be in UTC."""
+    if value.tzinfo is None:
+        raise InputError(f"{what} must carry its time zone (a naive datetime is ambiguous)")
+    return value.astimezone(UTC)
 
 
 def _now() -> datetime:

@@ -1,22 +1,12 @@
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from shipyard.errors import InputError
 from shipyard.ledger import Asked, DecisionKind, EventKind, Ledger
 from shipyard.ledger import store as store_module
 from shipyard.ledger.models import Base
-
-
-@pytest.fixture
-def ledger(database_url: str) -> Iterator[Ledger]:
-    ledger = Ledger(database_url)
-    ledger.migrate()
-    yield ledger
-    ledger.close()
 
 
 def release(ledger: Ledger, version: str, colour: str = "blue", app: str = "api") -> int:
@@ -40,10 +30,12 @@ def test_the_head_revision_is_alembics_and_an_older_ledger_is_upgraded(ledger: L
     assert store_module.head_revision() == ScriptDirectory.from_config(config).get_current_head()
     with ledger.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0003")  # a ledger written by the release before the newest migration
+        command.downgrade(config, "0003")  # a ledger written two releases before the newest migration
+    with ledger.engine.connect() as connection:
+        assert not {"policies", "approval_codes"} & set(inspect(connection).get_table_names())  # 0005 went down
     ledger.migrate()  # not at head: Alembic runs
     with ledger.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 

@@ -45,11 +45,13 @@ def ssh(name: str, decision: str = "approve", reason: str = "ok", steps: list[in
         (Answer("approve", "bob", "ok", via="ssh", proof_refused="signature refused: no principal for this key"),
          RULES, BY_ALICE, (), DecisionKind.REFUSED, "signature refused: no principal for this key"),
         (ssh("carol"), RULES, BY_ALICE, (), DecisionKind.REFUSED, "carol is not an approver here (alice, bob)"),
-        (ssh("bob", reason="  "), RULES, BY_ALICE, (), DecisionKind.REFUSED, "bob gave no reason; a decision needs one"),
+        (ssh("bob", reason="  "), RULES, BY_ALICE, (), DecisionKind.REFUSED,
+         "bob gave no reason; a decision needs one"),
         # self-approval: the change's people mapped through the policy, not a typed name
         (ssh("alice"), RULES, BY_ALICE, (), DecisionKind.REFUSED,
          "alice made this change (Alice Smith) and may not approve it"),
-        (ssh("alice"), RULES, BY_DANA, (), DecisionKind.REFUSED, "alice made this change (@asmith) and may not approve it"),
+        (ssh("alice"), RULES, BY_DANA, (), DecisionKind.REFUSED,
+         "alice made this change (@asmith) and may not approve it"),
         (ssh("alice"), SELF_OK, BY_ALICE, (), DecisionKind.APPROVED, "ok"),
         (ssh("alice", "reject", "withdrawn"), RULES, BY_ALICE, (), DecisionKind.REJECTED, "withdrawn"),
         # N distinct approvers
