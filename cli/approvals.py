@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
-from cli.app import group, guard, out
+from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
 from shipyard.config import load_config
 from shipyard.errors import InputError
 
 commands = group("Approvals: one-time codes for the Prefect UI form, expired approvals.")
-RELAY = os.environ.get("SHIPYARD_RELAY_URL", "http://127.0.0.1:8787")
 
 
 def _default_key() -> Path:
@@ -56,13 +55,22 @@ def approve(
 def code(
     run_id: Annotated[str, typer.Argument(help="Flow run id of the suspended deploy")],
     key: KeyOption,
-    relay: Annotated[str, typer.Option(help="The Shipyard relay that holds the policy ($SHIPYARD_RELAY_URL)")] = RELAY,
+    relay: Annotated[
+        str | None, typer.Option(help="The Shipyard relay that holds the policy (default $SHIPYARD_RELAY_URL)")
+    ] = None,
+    here: Annotated[
+        bool, typer.Option("--here", help="No relay: issue it from the ledger this machine shares with the workers")
+    ] = False,
 ) -> None:
     """A one-time code for this run's approval form in the Prefect UI: the request is signed with your SSH key, and
     the code works once, for this run and you, for 15 minutes."""
     from deployments.approval_codes import request_code
 
-    issued = guard(lambda: request_code(relay, run_id, key))
+    where = None if here else relay or os.environ.get("SHIPYARD_RELAY_URL")
+    if not here and where is None:
+        fail("say where codes are issued: --relay URL (or $SHIPYARD_RELAY_URL), or --here on the machine that holds "
+             "the ledger", EXIT_BAD_INPUT)  # fmt: skip
+    issued = guard(lambda: request_code(where, run_id, key))
     out.print(f"one-time code for {issued.approver} on flow run {run_id} (until {issued.expires_at:%H:%M} UTC):",
               highlight=False)  # fmt: skip
     out.print(issued.code, highlight=False, markup=False)

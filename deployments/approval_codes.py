@@ -16,10 +16,12 @@ from starlette.routing import Route
 
 from shipyard import signatures
 from shipyard.errors import InputError
+from shipyard.home import Zone
 from shipyard.ledger import Ledger
 from shipyard.pipeline.approval_codes import CodeRefused, Issued, issue, new_request
 from shipyard.policy.current import in_force
 from shipyard.policy.model import PolicyRefused
+from shipyard.resources import opened
 
 LOG = logging.getLogger("shipyard.relay")
 MAX_REQUEST_BYTES = 32_768
@@ -48,12 +50,17 @@ def code_route(ledger: Ledger) -> Route:
     return Route(PATH, codes, methods=["POST"])
 
 
-def request_code(relay: str, run_id: str, key: Path) -> Issued:
-    """Sign a code request for this run with the approver's key and ask the relay for the code."""
+def request_code(relay: str | None, run_id: str, key: Path) -> Issued:
+    """Sign a code request for this run with the approver's key and have it answered: by the relay at this URL,
+    or (None) here, from the ledger this machine shares with the workers, through the same checks."""
     payload = new_request(run_id)
     signature = signatures.sign(signatures.canonical(payload), signatures.CODE_NAMESPACE, key)
+    body = payload | {"signature": signature}
+    if relay is None:
+        with opened(zone=Zone.PROTECTED) as resources:
+            return issue(resources.ledger, in_force(resources.ledger).policy, body)
     try:
-        response = httpx.post(relay.rstrip("/") + PATH, json=payload | {"signature": signature}, timeout=30)
+        response = httpx.post(relay.rstrip("/") + PATH, json=body, timeout=30)
     except httpx.HTTPError as exc:
         raise InputError(f"cannot reach the Shipyard relay at {relay}: {exc}") from None
     try:

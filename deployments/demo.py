@@ -1,9 +1,9 @@
 """`make demo`: the whole story on embedded defaults, from a fresh sample platform.
 
 Prefect server (SQLite) → pr-checks → the five deployments on a process worker → staging-deploy →
-production-deploy suspended for approval (UI link and `shipyard approve` printed; approved here unless
---approve manual) → first production release → a second commit released blue-green with traffic steps →
-`shipyard status production`.
+production-deploy suspended for approval (the UI link, the signed `shipyard approve` and the UI's one-time code
+printed; approved here, signed with the demo approver's key, unless --approve manual) → first production release →
+a second commit released blue-green with traffic steps → `shipyard status production`.
 
 A failing step prints one line (what failed, why, what to do) and the demo exits 1. The Prefect server, the
 colours and their routers stay up on purpose (listed at the end; `shipyard demo down` stops them); anything else
@@ -111,16 +111,18 @@ def tell(home: Home, repo: Path, api: str, approve: str, port_offset: int) -> No
     env = dict(os.environ, SHIPYARD_SOURCE=str(ROOT), SHIPYARD_REPO=str(repo), PREFECT_WORKER_QUERY_SECONDS="2",
                PREFECT_RESULTS_PERSIST_BY_DEFAULT="true")  # fmt: skip
     register(env)
+    keys = demo_policy(home, repo)
     with worker(env, home):
         step(f"staging-deploy of {sha[:12]} (push to staging)")
+        subprocess.run(["git", "branch", "-f", "staging", sha], cwd=repo, check=True, capture_output=True)
         final("staging-deploy", api, start(api, "staging-deploy", repo, sha, "staging", "staging"))
         step(f"production-deploy of {sha[:12]} (push to main): checks, then the approval gate")
-        release(api, repo, sha, approve)
+        release(api, repo, sha, approve, keys)
         (repo / "apps" / "api" / "CHANGES.md").write_text("1.4.3: faster property search\n")
         sha = commit_all(repo, "api: faster property search")
         subprocess.run(["git", "tag", "v1.4.3", sha], cwd=repo, check=True)
         step(f"production-deploy of {sha[:12]} (v1.4.3): blue-green with traffic steps against the first release")
-        release(api, repo, sha, approve)
+        release(api, repo, sha, approve, keys)
     step("shipyard status production")
     status = subprocess.run([*shipyard, "status", "production", "--config", str(repo / "shipyard.yaml")], env=env)
     if status.returncode != 0:
@@ -143,16 +145,43 @@ def attempt(what: str, todo: str, action: Callable[[], Any]) -> Any:
         raise StepFailed(what, why, todo) from None
 
 
-def release(api: str, repo: Path, sha: str, approve: str) -> None:
+def demo_policy(home: Home, repo: Path) -> dict[str, Path]:
+    """What an operator sets up once: the policy (environments, approvers and their SSH keys, branches) in the
+    ledger, outside the repository. The demo's approvers get keys of their own under the home; returns them."""
+    from shipyard.config import load_config
+    from shipyard.policy.draft import draft
+    from shipyard.resources import opened
+
+    folder = home.root / "demo-approvers"
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = {}
+    for name in ("alice", "bob"):
+        keys[name] = folder / name
+        if not keys[name].exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@shipyard-demo", "-f",
+                            str(keys[name])], check=True, capture_output=True, timeout=30)  # fmt: skip
+    public = {name: [key.with_name(key.name + ".pub").read_text().strip()] for name, key in keys.items()}
+    document = draft(load_config(repo / "shipyard.yaml"), public)
+    with opened(home) as resources:
+        version = resources.ledger.set_policy(document, "demo", "the demo's environments and approvers").version
+    step(f"policy version {version} in the ledger: environments, approvers alice and bob with SSH keys in {folder}")
+    return keys
+
+
+def release(api: str, repo: Path, sha: str, approve: str, keys: dict[str, Path]) -> None:
     run = start(api, "production-deploy", repo, sha, "main", "production")
     wait_paused(api, run)
+    key = keys["alice"]
     print(f"\n  Waiting for an approval: {run_url(api, run)}\n"
-          f"  or from a terminal: {_cli()} approve {run} --as alice --reason 'reviewed'\n", flush=True)  # fmt: skip
+          f"  Approve with proof of who you are (the demo's approver alice's key is {key}):\n"
+          f"  - from a terminal, signed:  {_cli()} approve {run} --key {key} --reason 'reviewed'\n"
+          f"  - in the Prefect UI: Resume, approver alice, and the code from\n"
+          f"      {_cli()} approvals code {run} --key {key} --here\n", flush=True)  # fmt: skip
     if approve == "auto":
         time.sleep(2)
         reason = "approved by the demo (make demo DEMO_APPROVE=manual waits for you)"
-        attempt("approving", "see the run in the Prefect UI", lambda: answer(str(run), False, "alice", reason))
-        print("  approved as alice by the demo", flush=True)
+        attempt("approving", "see the run in the Prefect UI", lambda: answer(str(run), False, key, reason))
+        print("  approved by the demo, signed with alice's key", flush=True)
     final("production-deploy", api, run)
 
 

@@ -26,7 +26,7 @@ REPO = """\
 version: 1
 project: p
 apps:
-  api: {path: apps/api, toolchain: python, versions: ["3.11"], lockfile: requirements.lock, checks: {lint: ruff check .}}
+  api: {path: apps/api, toolchain: python, versions: ["3.11"], lockfile: requirements.lock, checks: {lint: ruff .}}
 environments:
   staging:
     target: {backend: local, ports: {api: {router: 8000, blue: 8001, green: 8002}}}
