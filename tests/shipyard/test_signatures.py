@@ -60,10 +60,11 @@ def test_a_signature_verifies_to_its_signers_principal(keys: dict[str, Path], si
 
 
 def _tampered(signature: str) -> str:
-    """One character of the signature bytes (the end of the armored body) changed."""
+    """One character of the signature bytes changed: inside the armored body's last line, clear of its padding
+    (the character before "==" has bits a decoder must find zero, so changing it would read as malformed)."""
     lines = signature.strip().splitlines()
     last = lines[-2]
-    lines[-2] = last[:-3] + ("A" if last[-3] != "A" else "B") + last[-2:]
+    lines[-2] = last[:10] + ("A" if last[10] != "A" else "B") + last[11:]
     return "\n".join(lines) + "\n"
 
 
