@@ -101,10 +101,16 @@ def staging_deploy(
 
 @flow(name="production-deploy", flow_run_name="{environment} {sha:.12}")
 def production_deploy(
-    repo: str, sha: str, branch: str = "main", environment: str = "production", config_ref: str | None = None
+    repo: str,
+    sha: str,
+    branch: str = "main",
+    environment: str = "production",
+    config_ref: str | None = None,
+    logins: list[str] | None = None,
 ) -> list[Outcome] | State:
     """Checks, then approvals in the Prefect UI or signed from a terminal (the run is suspended meanwhile), then the
-    blue-green of exactly what was approved."""
+    blue-green of exactly what was approved. logins: GitHub accounts the push names as making the change (they
+    may only add refusals: whoever they name may not approve)."""
     run_id = str(flow_run.get_id())
     with deploy_run(repo, sha, config_ref, branch, environment, gated=True) as run:
         ledger, github = run.resources.ledger, github_client(run.config, None)
@@ -112,7 +118,7 @@ def production_deploy(
         candidate = _candidate(run, prepared)
         notify(run.slack, messages.started(candidate, "production-deploy"), "started")
         bound = ask(ledger, candidate, Bound.of(prepared, run.policy.version), run.rules)
-        gate = Gate(run.policy.policy, run.rules, People(git.people(Path(run.workspace), run.sha)))
+        gate = Gate(run.policy.policy, run.rules, People(git.people(Path(run.workspace), run.sha), tuple(logins or ())))
         verdict = approval_gate(ledger, candidate, bound, gate, run.slack)
         if verdict.kind is DecisionKind.REJECTED:
             notify(run.slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")

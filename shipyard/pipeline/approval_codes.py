@@ -16,7 +16,6 @@ from shipyard.errors import InputError
 from shipyard.ledger.store import WAITING, Ledger
 from shipyard.policy.model import Policy
 
-CODE_LIFETIME = timedelta(minutes=15)
 REQUEST_LIFETIME = timedelta(minutes=5)  # a signed request older (or further ahead) than this is refused: no replay
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud and typed without confusion
 
@@ -65,7 +64,7 @@ def issue(ledger: Ledger, policy: Policy, body: dict[str, Any], now: datetime | 
     except signatures.SignatureRefused as exc:
         raise CodeRefused(f"signature refused: {exc}") from None
     code = "-".join("".join(secrets.choice(ALPHABET) for _ in range(4)) for _ in range(3))
-    expires_at = now + CODE_LIFETIME
+    expires_at = now + timedelta(minutes=rules.approval_code_minutes)
     ledger.issue_code(run_id, approver, digest(code), nonce, expires_at)
     return Issued(approver, code, expires_at)
 

@@ -66,6 +66,9 @@ class EnvironmentPolicy(Strict):
         description="An answer counts only with a verified identity (an SSH signature, or a one-time code fetched "
         "with one); a typed name is recorded as unverified. Off only for trials.",
     )
+    approval_code_minutes: float = Field(
+        15, gt=0, le=24 * 60, description="How long a one-time code for the UI form stays valid (it works once)."
+    )
     min_steps: int = Field(
         1, ge=1, description="Fewest traffic steps a release may take here (the repository's or an approver's plan)."
     )

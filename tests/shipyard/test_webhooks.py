@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flows.deploy import production_deploy
 from flows.pr_checks import pr_checks
 from shipyard.config import load_config
 from shipyard.webhooks import Ignored, Rejected, Trigger, route, verify_signature
@@ -66,7 +67,17 @@ def test_a_push_deploys_where_its_branch_rule_says(branch: str, deployment: str,
     trigger = route("push", "d-1", push(branch), CONFIG)
     assert isinstance(trigger, Trigger)
     assert trigger.deployment == deployment and trigger.idempotency_key == "github-d-1"
-    assert trigger.parameters == {"repo": REPO["clone_url"], "sha": SHA, "branch": branch, "environment": environment}
+    expected = {"repo": REPO["clone_url"], "sha": SHA, "branch": branch, "environment": environment}
+    gated = deployment.startswith("production")
+    assert trigger.parameters == expected | ({"logins": []} if gated else {})
+
+
+def test_a_push_to_a_gated_branch_names_who_made_the_change_for_the_self_approval_rule() -> None:
+    head = {"author": {"username": "asmith"}, "committer": {"username": "web-flow"}}  # merged in GitHub's UI
+    payload = push("main", head_commit=head, pusher={"name": "bjones"}, sender={"login": "bjones"})
+    trigger = route("push", "d-9", payload, CONFIG)
+    assert isinstance(trigger, Trigger) and trigger.parameters["logins"] == ["asmith", "bjones"]
+    assert set(trigger.parameters) <= set(inspect.signature(production_deploy.fn).parameters)
 
 
 def test_a_push_to_a_feature_branch_runs_the_checks_under_the_default_branchs_config() -> None:

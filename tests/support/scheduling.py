@@ -18,6 +18,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_production_deploy.py",
     "tests/e2e/test_pr_checks.py",
     "tests/e2e/test_production_rollback.py",
+    "tests/e2e/test_policy_gate.py",
     "tests/shipyard/release/test_engine_crash.py",
     "tests/e2e/test_docker_pool.py",
     "tests/infra/test_k8s_manifests.py",
