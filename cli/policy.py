@@ -66,6 +66,7 @@ def history() -> None:
 
 @commands.command("draft")
 def draft(
+    repository: Annotated[str, typer.Option(help="The repository's clone URL, as its webhook deliveries name it")],
     config: Annotated[Path, typer.Option(help="The repository's shipyard.yaml to start from")] = Path("shipyard.yaml"),
 ) -> None:
     """Print a first policy from a shipyard.yaml (its environments, the branches its rules deploy from, its
@@ -73,5 +74,5 @@ def draft(
     from shipyard.config import load_config
     from shipyard.policy.draft import draft as drafted
 
-    document = drafted(guard(lambda: load_config(config)))
+    document = drafted(guard(lambda: load_config(config)), repository)
     out.print(yaml.safe_dump(document, sort_keys=False), highlight=False, markup=False, end="")

@@ -161,7 +161,7 @@ def demo_policy(home: Home, repo: Path) -> dict[str, Path]:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@shipyard-demo", "-f",
                             str(keys[name])], check=True, capture_output=True, timeout=30)  # fmt: skip
     public = {name: [key.with_name(key.name + ".pub").read_text().strip()] for name, key in keys.items()}
-    document = draft(load_config(repo / "shipyard.yaml"), public)
+    document = draft(load_config(repo / "shipyard.yaml"), str(repo), public)
     with opened(home) as resources:
         version = resources.ledger.set_policy(document, "demo", "the demo's environments and approvers").version
     step(f"policy version {version} in the ledger: environments, approvers alice and bob with SSH keys in {folder}")

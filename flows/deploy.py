@@ -71,7 +71,7 @@ def deploy_run(
     an approval (gated: the production-deploy flow)."""
     with opened(zone=Zone.PROTECTED) as resources:
         policy = in_force(resources.ledger)
-        rules = admitted(policy.policy, environment, branch)
+        rules = admitted(policy.policy, repo, environment, branch)
         if rules.approval != gated:
             flow_name = "production-deploy" if rules.approval else "staging-deploy"
             need = "requires" if rules.approval else "has no"

@@ -25,7 +25,7 @@ def rollback(
 ) -> RollbackResult:
     """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
     with opened(zone=Zone.PROTECTED) as resources:
-        rules = admitted(in_force(resources.ledger).policy, environment, branch=None)
+        rules = admitted(in_force(resources.ledger).policy, repo, environment, branch=None)
         with checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha):
             config = governed(read_config(workspace, sha), environment, rules).config
             # Kubernetes reads its manifests from the checkout

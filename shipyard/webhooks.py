@@ -87,21 +87,27 @@ def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger 
         return Trigger("pr-checks/pr-checks", parameters, key, f"push to {branch}: checks")
     gated = config.environments[rule.environment].approval
     deployment = "production-deploy/production-deploy" if gated else "staging-deploy/staging-deploy"
-    parameters = {**base, "environment": rule.environment} | ({"logins": _logins(payload)} if gated else {})
-    return Trigger(deployment, parameters, key, f"push to {branch}: deploy to {rule.environment}")
+    deploy: dict[str, Any] = {**base, "environment": rule.environment}
+    if gated:
+        deploy["logins"] = _logins(payload)
+    return Trigger(deployment, deploy, key, f"push to {branch}: deploy to {rule.environment}")
 
 
 def _logins(payload: dict[str, Any]) -> list[str]:
     """The GitHub accounts a push names as making the change: the head commit's author and committer, who pushed
     (a merge's merger) and who sent it. The approval gate refuses their approvals unless self-approval is on."""
-    head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else {}
+    head = _mapping(payload.get("head_commit"))
     found = [
-        (head.get("author") or {}).get("username"),
-        (head.get("committer") or {}).get("username"),
-        (payload.get("pusher") or {}).get("name"),
-        (payload.get("sender") or {}).get("login"),
+        _mapping(head.get("author")).get("username"),
+        _mapping(head.get("committer")).get("username"),
+        _mapping(payload.get("pusher")).get("name"),
+        _mapping(payload.get("sender")).get("login"),
     ]
     return list(dict.fromkeys(f for f in found if isinstance(f, str) and f and f != "web-flow"))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:

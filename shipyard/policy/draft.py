@@ -14,6 +14,7 @@ PLACEHOLDER = "ssh-ed25519 REPLACE-WITH-{name}-PUBLIC-KEY"
 
 def draft(
     config: PipelineConfig,
+    repository: str,
     keys: Mapping[str, list[str]] | None = None,
     identities: Mapping[str, list[str]] | None = None,
 ) -> dict[str, Any]:
@@ -32,4 +33,4 @@ def draft(
         | ({"git": identities[name]} if identities.get(name) else {})
         for name in names
     }
-    return {"approvers": approvers, "environments": environments}
+    return {"repository": repository, "approvers": approvers, "environments": environments}

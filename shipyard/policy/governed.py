@@ -29,9 +29,11 @@ class Governed:
     overridden: tuple[str, ...]  # one line per field the repository tried to set otherwise
 
 
-def admitted(policy: Policy, environment: str, branch: str | None) -> EnvironmentPolicy:
-    """The environment's rules, if the policy has it and lets this branch deploy there (None: no branch, as for a
-    rollback); checked before any work."""
+def admitted(policy: Policy, repo: str, environment: str, branch: str | None) -> EnvironmentPolicy:
+    """The environment's rules, if the policy has it and lets this repository and branch deploy there (None: no
+    branch, as for a rollback); checked before any work."""
+    if repo != policy.repository:
+        raise PolicyRefused(f"repository {repo!r} is not the one the policy deploys ({policy.repository})")
     rules = policy.environment(environment)
     if branch is not None and not rules.allows(branch):
         raise PolicyRefused(

@@ -89,6 +89,11 @@ class EnvironmentPolicy(Strict):
 
 
 class Policy(Strict):
+    repository: str = Field(
+        min_length=1,
+        description="The repository releases come from, as deliveries name it (its clone URL): a deploy of any "
+        "other is refused, or anyone who can start a flow run could release their own repository's main.",
+    )
     approvers: dict[str, Approver] = Field(default_factory=dict, description="People who approve, by name.")
     environments: dict[str, EnvironmentPolicy] = Field(
         default_factory=dict, description="Each environment Shipyard may deploy to, by name."

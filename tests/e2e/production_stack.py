@@ -240,7 +240,7 @@ def production_stack(
             keys = make_keys(base / "keys", "alice", "bob", "dana", "mallory")
             in_policy = {name: keys[name] for name in ("alice", "bob", "dana")}
             policy = base / "policy.yaml"
-            policy.write_text(yaml.safe_dump(policy_for(relay_config.read_text(), in_policy, DANA)))
+            policy.write_text(yaml.safe_dump(policy_for(relay_config.read_text(), str(repo), in_policy, DANA)))
             applied = subprocess.run([sys.executable, "-m", "cli", "policy", "apply", str(policy), "--as", "ops",
                                       "--reason", "the stack's environments"], env=env, cwd=ROOT, capture_output=True,
                                      text=True, timeout=60)  # fmt: skip

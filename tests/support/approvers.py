@@ -32,13 +32,14 @@ def public_key(private: Path) -> str:
 
 def policy_for(
     config_text: str,
+    repository: str,
     keys: Mapping[str, Path] | None = None,
     identities: Mapping[str, list[str]] | None = None,
     **environment_overrides: dict[str, Any],
 ) -> dict[str, Any]:
     """The policy an operator would draft from this shipyard.yaml, with these approvers' public keys."""
     public = {name: [public_key(path)] for name, path in (keys or {}).items()}
-    document = draft(parse_config(config_text, "shipyard.yaml"), public, identities)
+    document = draft(parse_config(config_text, "shipyard.yaml"), repository, public, identities)
     for name, overrides in environment_overrides.items():
         document["environments"][name] |= overrides
     return document

@@ -42,6 +42,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 def policy(keys: dict[str, Path]) -> Policy:
     return Policy.model_validate(
         {
+            "repository": "https://github.com/example/platform.git",
             "approvers": {name: {"keys": [public_key(keys[name])]} for name in ("alice", "bob")},
             "environments": {
                 "production": {"target": {"backend": "local"}, "approval": True, "approvers": ["alice"]},

@@ -9,6 +9,7 @@ from shipyard.policy.model import PolicyRefused
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAlice alice@laptop"
 POLICY = f"""\
+repository: https://github.com/example/platform.git
 approvers:
   alice: {{keys: ["{KEY}"], git: [alice@example.com]}}
 environments:
@@ -35,6 +36,16 @@ environments:
     target: {backend: local, ports: {api: {router: 8000, blue: 8001, green: 8002}}}
     rollout: {steps: [100]}
 """
+
+
+REPO_URL = "https://github.com/example/platform.git"
+
+
+def test_another_repository_is_refused() -> None:
+    theirs = "https://github.com/mallory/platform.git"  # their own main, started through the Prefect API
+    with pytest.raises(PolicyRefused) as refused:
+        admitted(policy(), theirs, "staging", "staging")
+    assert str(refused.value) == f"repository {theirs!r} is not the one the policy deploys ({REPO_URL})"
 
 
 def policy() -> Policy:
@@ -69,13 +80,13 @@ def test_an_environment_missing_from_the_repository_is_the_policys() -> None:
 )
 def test_admitted_refuses_before_any_work(environment: str, branch: str, error: str) -> None:
     with pytest.raises(PolicyRefused) as refused:
-        admitted(policy(), environment, branch)
+        admitted(policy(), REPO_URL, environment, branch)
     assert str(refused.value).startswith(error)
 
 
 def test_admitted_allows_listed_branches_and_patterns() -> None:
-    assert admitted(policy(), "staging", "release/1.4").branches == ["staging", "release/*"]
-    assert admitted(policy(), "production", None).approval is True  # a rollback names no branch
+    assert admitted(policy(), REPO_URL, "staging", "release/1.4").branches == ["staging", "release/*"]
+    assert admitted(policy(), REPO_URL, "production", None).approval is True  # a rollback names no branch
 
 
 def test_a_repository_plan_bolder_than_the_policy_is_refused() -> None:
@@ -88,7 +99,7 @@ def test_a_repository_plan_bolder_than_the_policy_is_refused() -> None:
     [
         (POLICY.replace("approvers: [alice]", "approvers: [alice, mallory]"),
          "policy.yaml:1: (top level): environments.production.approvers: mallory not under approvers"),
-        (POLICY.replace(KEY, "not a key"), "policy.yaml:2: approvers.alice.keys: 'not a key' is not an SSH public key"),
+        (POLICY.replace(KEY, "not a key"), "policy.yaml:3: approvers.alice.keys: 'not a key' is not an SSH public key"),
         (POLICY.replace("    approvers: [alice]\n", "    approvers: [alice]\n    required_approvals: 2\n"),
          "required_approvals is 2 but 1 approver(s) are listed"),
         (POLICY.replace("branches: [main]", "branch: [main]"), "unknown key; expected one of: "),
