@@ -54,7 +54,13 @@ def approve(
 @commands.command("code")
 def code(
     run_id: Annotated[str, typer.Argument(help="Flow run id of the suspended deploy")],
+    reason: Annotated[str, typer.Option(help="Why; type the same in the form")],
     key: KeyOption,
+    reject: Annotated[bool, typer.Option("--reject", help="The code is for a rejection")] = False,
+    ticket: Annotated[str | None, typer.Option(help="Change ticket; the same in the form")] = None,
+    steps: Annotated[
+        str | None, typer.Option(help="A different traffic plan, e.g. 5,25,100; the same in the form")
+    ] = None,
     relay: Annotated[
         str | None, typer.Option(help="The Shipyard relay that holds the policy (default $SHIPYARD_RELAY_URL)")
     ] = None,
@@ -62,17 +68,22 @@ def code(
         bool, typer.Option("--here", help="No relay: issue it from the ledger this machine shares with the workers")
     ] = False,
 ) -> None:
-    """A one-time code for this run's approval form in the Prefect UI: the request is signed with your SSH key, and
-    the code works once, for this run and you, for 15 minutes."""
+    """A one-time code for this run's approval form in the Prefect UI, for exactly this answer: the request is
+    signed with your SSH key, and the code works once, for this run, you and this answer, for the policy's minutes."""
     from deployments.approval_codes import request_code
+    from shipyard.pipeline.approval_codes import answer_of
 
     where = None if here else relay or os.environ.get("SHIPYARD_RELAY_URL")
     if not here and where is None:
         fail("say where codes are issued: --relay URL (or $SHIPYARD_RELAY_URL), or --here on the machine that holds "
              "the ledger", EXIT_BAD_INPUT)  # fmt: skip
-    issued = guard(lambda: request_code(where, run_id, key))
-    out.print(f"one-time code for {issued.approver} on flow run {run_id} (until {issued.expires_at:%H:%M} UTC):",
-              highlight=False)  # fmt: skip
+    plan = guard(lambda: _steps(steps))
+    answer = answer_of("reject" if reject else "approve", reason, ticket, plan)
+    issued = guard(lambda: request_code(where, run_id, key, answer))
+    fields = [f"Decision: {answer['decision']}", f"Approver: {issued.approver}", f"Reason: {answer['reason']}"]
+    fields += [f"Change Ticket: {ticket}"] * bool(answer["ticket"]) + [f"Traffic Steps: {plan}"] * bool(plan)
+    out.print(f"one-time code for {issued.approver} on flow run {run_id}, until {issued.expires_at:%H:%M:%S} UTC; "
+              f"in the form, exactly: {'; '.join(fields)}; Code:", highlight=False, markup=False)  # fmt: skip
     out.print(issued.code, highlight=False, markup=False)
 
 

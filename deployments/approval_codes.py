@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from deployments.http_body import read_body
 from shipyard import signatures
 from shipyard.errors import InputError
 from shipyard.home import Zone
@@ -22,6 +23,7 @@ from shipyard.pipeline.approval_codes import CodeRefused, Issued, issue, new_req
 from shipyard.policy.current import in_force
 from shipyard.policy.model import PolicyRefused
 from shipyard.resources import opened
+from shipyard.webhooks import Rejected
 
 LOG = logging.getLogger("shipyard.relay")
 MAX_REQUEST_BYTES = 32_768
@@ -30,14 +32,14 @@ PATH = "/approvals/code"
 
 def code_route(ledger: Ledger) -> Route:
     async def codes(request: Request) -> JSONResponse:
-        body = await request.body()
         try:
-            if len(body) > MAX_REQUEST_BYTES:
-                raise InputError(f"the request is over {MAX_REQUEST_BYTES} bytes")
+            body = await read_body(request, MAX_REQUEST_BYTES, f"{MAX_REQUEST_BYTES} bytes")
             data = json.loads(body)
             if not isinstance(data, dict):
                 raise InputError("expected a JSON object")
             issued = await run_in_threadpool(lambda: issue(ledger, in_force(ledger).policy, data))
+        except Rejected as exc:
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
         except (CodeRefused, PolicyRefused) as exc:
             LOG.warning("approval code refused: %s", exc)
             return JSONResponse({"error": str(exc)}, status_code=403)
@@ -50,10 +52,10 @@ def code_route(ledger: Ledger) -> Route:
     return Route(PATH, codes, methods=["POST"])
 
 
-def request_code(relay: str | None, run_id: str, key: Path) -> Issued:
-    """Sign a code request for this run with the approver's key and have it answered: by the relay at this URL,
-    or (None) here, from the ledger this machine shares with the workers, through the same checks."""
-    payload = new_request(run_id)
+def request_code(relay: str | None, run_id: str, key: Path, answer: dict[str, object]) -> Issued:
+    """Sign a code request for this run and answer with the approver's key and have it answered: by the relay at
+    this URL, or (None) here, from the ledger this machine shares with the workers, through the same checks."""
+    payload = new_request(run_id, answer)
     signature = signatures.sign(signatures.canonical(payload), signatures.CODE_NAMESPACE, key)
     body = payload | {"signature": signature}
     if relay is None:
@@ -64,11 +66,9 @@ def request_code(relay: str | None, run_id: str, key: Path) -> Issued:
     except httpx.HTTPError as exc:
         raise InputError(f"cannot reach the Shipyard relay at {relay}: {exc}") from None
     try:
-        answer = response.json()
+        said: dict[str, str] = response.json()
     except ValueError:
-        answer = {"error": response.text[:200]}
+        said = {"error": response.text[:200]}
     if response.status_code != 200:
-        raise InputError(
-            f"the relay at {relay} refused the code request ({response.status_code}): {answer.get('error')}"
-        )
-    return Issued(answer["approver"], answer["code"], datetime.fromisoformat(answer["expires_at"]))
+        raise InputError(f"the relay at {relay} refused the code request ({response.status_code}): {said.get('error')}")
+    return Issued(said["approver"], said["code"], datetime.fromisoformat(said["expires_at"]))

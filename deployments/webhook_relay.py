@@ -25,10 +25,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from deployments.approval_codes import code_route
+from deployments.http_body import read_body
 from shipyard.config.schema import PipelineConfig
 from shipyard.ledger import Ledger
 from shipyard.webhook_spool import Pending, Received, Spool, SpoolUnavailable
-from shipyard.webhooks import MAX_BODY_BYTES, Ignored, Rejected, route, verify_signature
+from shipyard.webhooks import Ignored, Rejected, route, verify_signature
 
 Dispatch = Callable[[Pending], str]  # returns the flow run id
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
@@ -227,7 +228,7 @@ def create_app(
 
     async def github(request: Request) -> JSONResponse:
         try:
-            body = await _body(request)
+            body = await read_body(request)
             verify_signature(secret, body, request.headers.get("x-hub-signature-256"))
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
@@ -269,18 +270,6 @@ def create_app(
 
     routes = [Route("/github", github, methods=["POST"]), Route("/health", health, methods=["GET"])]
     return Starlette(routes=routes + ([code_route(ledger)] if ledger else []), lifespan=lifespan)
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise Rejected(413, f"body of {declared} bytes is over GitHub's 25 MB limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise Rejected(413, "body is over GitHub's 25 MB limit")
-    return bytes(body)
 
 
 def _header(request: Request, name: str, shape: re.Pattern[str]) -> str:

@@ -50,13 +50,12 @@ from tasks.slack import notify, slack_notifier
 class DeployRun:
     """What every step of one deploy run works with, built once at the flow's entry and passed down."""
 
-    config: PipelineConfig  # the repository's, with the environment the policy defines
+    config: PipelineConfig  # the commit's own, with the environment the policy defines
     policy: InForce
     rules: EnvironmentPolicy
     repo: str
     workspace: str
     sha: str
-    config_ref: str | None
     branch: str
     environment: str
     resources: Resources
@@ -64,11 +63,10 @@ class DeployRun:
 
 
 @contextmanager
-def deploy_run(
-    repo: str, sha: str, config_ref: str | None, branch: str, environment: str, gated: bool
-) -> Iterator[DeployRun]:
-    """The policy decides before any work whether this branch may deploy to this environment, and with or without
-    an approval (gated: the production-deploy flow)."""
+def deploy_run(repo: str, sha: str, branch: str, environment: str, gated: bool) -> Iterator[DeployRun]:
+    """The policy decides before any work whether this repository and branch may deploy to this environment, and
+    with or without an approval (gated: the production-deploy flow). The config is the deployed commit's own, the
+    one its approvers approve: never another ref's, which anyone who can push a branch could write."""
     with opened(zone=Zone.PROTECTED) as resources:
         policy = in_force(resources.ledger)
         rules = admitted(policy.policy, repo, environment, branch)
@@ -78,20 +76,18 @@ def deploy_run(
             raise PolicyRefused(f"the policy's {environment} {need} approval: it deploys with {flow_name}")
         with checked_out(repo, sha, resources.home, str(flow_run.get_id())) as (workspace, full_sha):
             on_branch(workspace, full_sha, branch)
-            environed = governed(read_config(workspace, config_ref or full_sha), environment, rules)
+            environed = governed(read_config(workspace, full_sha), environment, rules)
             for line in environed.overridden:
                 get_run_logger().warning("the policy wins: %s", line)
             slack = slack_notifier(environed.config)
-            yield DeployRun(environed.config, policy, rules, repo, workspace, full_sha, config_ref, branch,
-                            environment, resources, slack)  # fmt: skip
+            yield DeployRun(environed.config, policy, rules, repo, workspace, full_sha, branch, environment, resources,
+                            slack)  # fmt: skip
 
 
 @flow(name="staging-deploy", flow_run_name="{environment} {sha:.12}")
-def staging_deploy(
-    repo: str, sha: str, branch: str = "staging", environment: str = "staging", config_ref: str | None = None
-) -> list[Outcome] | State:
+def staging_deploy(repo: str, sha: str, branch: str = "staging", environment: str = "staging") -> list[Outcome] | State:
     """Checks, then the commit deployed to an environment without an approval gate (staging, dev)."""
-    with deploy_run(repo, sha, config_ref, branch, environment, gated=False) as run:
+    with deploy_run(repo, sha, branch, environment, gated=False) as run:
         prepared = _prepare_or_tell(run)
         candidate = _candidate(run, prepared)
         notify(run.slack, messages.started(candidate, "staging-deploy"), "started")
@@ -105,14 +101,13 @@ def production_deploy(
     sha: str,
     branch: str = "main",
     environment: str = "production",
-    config_ref: str | None = None,
     logins: list[str] | None = None,
 ) -> list[Outcome] | State:
     """Checks, then approvals in the Prefect UI or signed from a terminal (the run is suspended meanwhile), then the
     blue-green of exactly what was approved. logins: GitHub accounts the push names as making the change (they
     may only add refusals: whoever they name may not approve)."""
     run_id = str(flow_run.get_id())
-    with deploy_run(repo, sha, config_ref, branch, environment, gated=True) as run:
+    with deploy_run(repo, sha, branch, environment, gated=True) as run:
         ledger, github = run.resources.ledger, github_client(run.config, None)
         prepared = _prepare_or_tell(run)
         candidate = _candidate(run, prepared)
@@ -126,9 +121,12 @@ def production_deploy(
         newer = superseded_by(ledger.decisions(environment), run_id)
         if newer is not None:
             return _superseded(ledger, run.slack, candidate, run_id, newer.sha, newer.version)
-        problem = mismatch(bound, prepared)
+        problem = mismatch(bound, prepared) or _released_before(ledger, run_id)
         if problem:
             return _mismatched(ledger, run.slack, candidate, run_id, problem)
+        about = Asked(environment, run_id, candidate.sha, candidate.version)
+        ledger.decide(about, DecisionKind.RELEASING, "pipeline", "pipeline", verdict.reason,
+                      idempotency_key=f"{run_id}:releasing")  # fmt: skip
         deployment_status(github, candidate, "in_progress", f"approved: {verdict.reason}")
         outcomes = _cutover(run, candidate, prepared, verdict.steps, actor="production-deploy", why=verdict.reason)
         return _report(run.slack, github, candidate, outcomes)
@@ -139,7 +137,7 @@ def prepare(run: DeployRun) -> Prepared:
     else its packaged folder. Done once per run: a resumed run finds it in the run's own store."""
 
     def work() -> Prepared:
-        summary = release_checks(run.repo, run.sha, config_ref=run.config_ref or run.sha, branch=run.branch)
+        summary = release_checks(run.repo, run.sha, config_ref=run.sha, branch=run.branch)
         images = {r.spec.app: dict(r.details) for r in summary.results if r.spec.check == "image" and r.details}
         artifacts, digests, folders = {}, {}, {}
         for app in setup.apps_in(run.config, run.environment):
@@ -229,8 +227,16 @@ def _superseded(
     return Cancelled(message=reason)
 
 
+def _released_before(ledger: Ledger, run_id: str) -> str:
+    """A run cuts over once: the same run started again (a retry, or its state forced back by an API user) would
+    otherwise release again what its approvers approved once, a release since rolled back included."""
+    if ledger.decision(f"{run_id}:releasing") is None:
+        return ""
+    return "this run already released what was approved once; a new release needs a new run and its approvals"
+
+
 def _mismatched(ledger: Ledger, slack: SlackNotifier | None, candidate: Candidate, run_id: str, problem: str) -> State:
-    reason = f"not deployed: what would ship is not what was approved ({problem})"
+    reason = f"not deployed: {problem}"
     about = Asked(candidate.environment, run_id, candidate.sha, candidate.version)
     ledger.decide(about, DecisionKind.MISMATCH, "pipeline", "pipeline", reason, idempotency_key=f"{run_id}:mismatch")
     notify(slack, messages.failed(candidate, reason), "mismatch")

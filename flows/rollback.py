@@ -12,7 +12,7 @@ from shipyard.home import Zone
 from shipyard.pipeline import messages
 from shipyard.policy.current import in_force
 from shipyard.policy.governed import admitted, governed
-from shipyard.release.rollback import RollbackResult, emergency_rollback
+from shipyard.release.rollback import RollbackResult, choose_target, emergency_rollback
 from shipyard.resources import opened
 from tasks.cloud import backend_for
 from tasks.repo import checked_out, read_config
@@ -21,12 +21,15 @@ from tasks.slack import notify, slack_notifier
 
 @flow(name="rollback", flow_run_name="rollback {app} in {environment}")
 def rollback(
-    repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None, ref: str = "HEAD"
+    repo: str, environment: str, app: str, actor: str, reason: str, to_version: str | None = None
 ) -> RollbackResult:
-    """repo/ref: where shipyard.yaml is read (the default branch). to_version: default the previous stable one."""
+    """to_version: default the previous stable one. shipyard.yaml (and a Kubernetes manifest) are read at the commit
+    of the release being restored, the one that was approved: never at a ref the caller names, which anyone who
+    can push a branch could write."""
     with opened(zone=Zone.PROTECTED) as resources:
         rules = admitted(in_force(resources.ledger).policy, repo, environment, branch=None)
-        with checked_out(repo, ref, resources.home, str(flow_run.get_id())) as (workspace, sha):
+        _, target = choose_target(resources.ledger, environment, app, to_version)
+        with checked_out(repo, target.sha, resources.home, str(flow_run.get_id())) as (workspace, sha):
             config = governed(read_config(workspace, sha), environment, rules).config
             # Kubernetes reads its manifests from the checkout
             backend = backend_for(config, environment, Path(workspace), resources.home)

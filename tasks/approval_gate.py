@@ -28,6 +28,7 @@ from shipyard.pipeline.approval import Answer, People, Verdict, Via, cautious, j
 from shipyard.pipeline.binding import Bound, answer_payload
 from shipyard.pipeline.candidate import Candidate
 from shipyard.policy import EnvironmentPolicy, Policy
+from shipyard.policy.model import PolicyRefused
 from tasks.once import remembered
 from tasks.slack import notify
 
@@ -41,8 +42,9 @@ class ApprovalForm(RunInput):
     reason: str = Field(description="Why you approve or reject it.")
     code: str | None = Field(
         None,
-        description="Your one-time code: `shipyard approvals code RUN_ID --key ~/.ssh/id_ed25519` (works once, for "
-        "this run and you only). Without one the answer is recorded as unverified and does not count.",
+        description="Your one-time code: `shipyard approvals code RUN_ID --key ~/.ssh/id_ed25519 --reason TEXT` "
+        "(works once, for this run, you and exactly the answer you asked it for). Without one the answer is "
+        "recorded as unverified and does not count.",
     )
     change_ticket: str | None = Field(None, description="Change ticket, e.g. CHG-1234.")
     traffic_steps: list[int] | None = Field(
@@ -75,6 +77,11 @@ def ask(ledger: Ledger, candidate: Candidate, bound: Bound, rules: EnvironmentPo
         about, DecisionKind.REQUESTED, "pipeline", "pipeline", waiting, details=details,
         idempotency_key=f"{run_id}:requested",
     )  # fmt: skip
+    if (requested.environment, requested.sha) != (candidate.environment, candidate.sha):
+        raise PolicyRefused(
+            f"this run asked for approval of {requested.sha[:12]} to {requested.environment}; its parameters now say "
+            f"{candidate.sha[:12]} to {candidate.environment}: an approval is for what was asked, nothing deployed"
+        )
     recorded = Bound.from_details(requested.details)
     remembered(REQUEST, lambda: {"environment": candidate.environment, "sha": candidate.sha,
                                    "version": candidate.version} | recorded.details())  # fmt: skip
@@ -115,16 +122,27 @@ def approval_gate(
                 idempotency_key=f"{run_id}:{key}",
             )  # fmt: skip
             _forget(key)
-            text = messages.decided(
-                candidate, verdict.kind.value, decided.actor, decided.via, verdict.reason, answer.change_ticket
-            )
-            notify(slack, text, f"decision-{attempt}")
-        if decided.kind in COUNTED:
+            _tell(slack, candidate, decided, [d.actor for d in counted], rules.required_approvals, attempt)
+        if decided.kind in COUNTED and decided.actor in rules.approvers:  # a removed approver's yes no longer counts
             counted.append(decided)
         if decided.kind in (DecisionKind.APPROVED, DecisionKind.REJECTED):
             steps = cautious([_steps(d) for d in counted]) if decided.kind is DecisionKind.APPROVED else None
             return Verdict(decided.kind, decided.reason, steps)
     raise AssertionError("unreachable")
+
+
+def _tell(
+    slack: SlackNotifier | None,
+    candidate: Candidate,
+    decided: DecisionView,
+    counted: list[str],
+    required: int,
+    attempt: int,
+) -> None:
+    progress = tally([*counted, decided.actor], required) if decided.kind is DecisionKind.ENDORSED else ""
+    text = messages.decided(candidate, decided.kind.value, decided.actor, decided.via, decided.reason, decided.ticket,
+                            progress)  # fmt: skip
+    notify(slack, text, f"decision-{attempt}")
 
 
 def _identified(
@@ -146,7 +164,8 @@ def _identified(
             return _refused(answer, "ssh", f"signed by {principal}'s key but names {answer.approver}", principal)
         return _as(answer, principal, "ssh")
     if given.code:
-        use = ledger.use_code(run_id, answer.approver, approval_codes.digest(given.code))
+        answered = approval_codes.answer_of(given.decision, given.reason, given.change_ticket, given.traffic_steps)
+        use = ledger.use_code(run_id, answer.approver, approval_codes.digest(given.code, answered))
         if use is not CodeUse.ACCEPTED:
             return _refused(answer, "code", f"one-time code refused: {use.value}", answer.approver)
         return _as(answer, answer.approver, "code")

@@ -62,6 +62,7 @@ class DecisionKind(StrEnum):
     UNVERIFIED = "unverified"  # an answer with no proof of who gave it: recorded, not counted; the run waits again
     ENDORSED = "endorsed"  # a verified approval counted, more needed; the run waits again
     MISMATCH = "mismatch"  # what would ship is not what was approved: nothing deployed
+    RELEASING = "releasing"  # the approved run's cutover started; the run never cuts over again
     EXPIRED = "expired"  # nobody decided before the timeout: a rejection
     SUPERSEDED = "superseded"  # a newer commit was approved first; this one never deploys
     ABANDONED = "abandoned"  # the run ended (cancelled, crashed, deleted) before anyone decided

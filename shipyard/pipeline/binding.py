@@ -71,4 +71,4 @@ def mismatch(bound: Bound, prepared: Prepared) -> str:
             problems.append(f"{app}: packaged folder {found} differs from the approved {bound.folders.get(app)}")
         elif artifact != folder.path and image_digest(artifact) != recorded:
             problems.append(f"{app}: {artifact} is not pinned by the approved digest {recorded}")
-    return "; ".join(problems)
+    return f"what would ship is not what was approved ({'; '.join(problems)})" if problems else ""

@@ -26,14 +26,17 @@ def approval_needed(c: Candidate, approvers: list[str], timeout_hours: float, co
     return _message(f":hourglass: Approval needed: {c.title}", c, body, button="Review in Prefect")
 
 
-def decided(c: Candidate, kind: str, actor: str, via: str, reason: str, ticket: str | None = None) -> Message:
+def decided(
+    c: Candidate, kind: str, actor: str, via: str, reason: str, ticket: str | None = None, progress: str = ""
+) -> Message:
+    """progress: '1 of 2 approvals (alice)' while more are needed."""
     icons = {"approved": ":white_check_mark:", "endorsed": ":ballot_box_with_check:", "refused": ":no_entry:",
              "unverified": ":grey_question:"}  # fmt: skip
     icon = icons.get(kind, ":x:")
     body = [f"*{kind.capitalize()}* by {actor} (via {via}): {reason}"]
     if ticket:
         body.append(f"*Change ticket:* {ticket}")
-    return _message(f"{icon} {c.title}: {kind} by {actor}", c, body)
+    return _message(f"{icon} {c.title}: {kind} by {actor}{f' ({progress})' if progress else ''}", c, body)
 
 
 def deployed(c: Candidate, releases: list[str]) -> Message:

@@ -15,8 +15,10 @@ from shipyard.config.targets import Target
 from shipyard.errors import InputError
 from shipyard.signatures import Signer
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")  # an allowed_signers principal: no spaces, commas or quotes
-KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")  # an allowed_signers principal: no spaces, commas or quotes
+KEY = re.compile(
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( \S.*)?"
+)
 
 
 class PolicyRefused(InputError):
@@ -40,7 +42,7 @@ class Approver(Strict):
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         for key in keys:
-            if not KEY.match(key.strip()):
+            if not KEY.fullmatch(key.strip()):
                 raise ValueError(f"{key[:40]!r} is not an SSH public key line ('ssh-ed25519 AAAA... comment')")
         return [key.strip() for key in keys]
 
@@ -103,7 +105,7 @@ class Policy(Strict):
     @classmethod
     def _names(cls, approvers: dict[str, Approver]) -> dict[str, Approver]:
         for name in approvers:
-            if not NAME.match(name):
+            if not NAME.fullmatch(name):
                 raise ValueError(f"approver name {name!r}: letters, digits and . _ @ - only")
         owners: dict[str, str] = {}
         for name, approver in approvers.items():

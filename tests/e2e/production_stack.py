@@ -65,7 +65,7 @@ environments:
     rollout: {{max_p95_ms: 10000, steps: [50, 100], pause_seconds: 1, min_samples: 5, scale_down_delay_seconds: 1}}
     approval: true
     approvers: [alice, bob, dana]
-    approval_timeout_hours: {timeout}
+    approval_timeout_hours: 24
     database_url_env: PROD_DATABASE_URL
   staging:
     target:
@@ -94,11 +94,11 @@ class Stack:
     client: SyncPrefectClient  # one for the stack's life: each new client builds an SSL context (CPU under load)
     keys: dict[str, Path]  # approvers' SSH private keys: alice, bob and dana are in the policy, mallory is not
 
-    def config(self, timeout_hours: float = 24) -> str:
-        return CONFIG.format(timeout=timeout_hours, github=self.github.url, slack=self.slack.api_url, **self.ports)
+    def config(self) -> str:
+        return CONFIG.format(github=self.github.url, slack=self.slack.api_url, **self.ports)
 
-    def commit(self, message: str, timeout_hours: float = 24) -> str:
-        (self.repo / "shipyard.yaml").write_text(self.config(timeout_hours))
+    def commit(self, message: str) -> str:
+        (self.repo / "shipyard.yaml").write_text(self.config())
         (self.repo / "CHANGELOG.md").write_text(message + "\n")
         return commit_all(self.repo, message)
 
@@ -133,9 +133,9 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError(f"run {run_id} is {run.state!r}, not {types}; worker log:\n{self.log.read_text()[-4000:]}")
 
-    def at_gate(self, message: str, timeout_hours: float = 24) -> tuple[str, UUID]:
+    def at_gate(self, message: str) -> tuple[str, UUID]:
         """A commit pushed to main, its production-deploy run waiting at its first approval gate."""
-        sha = self.commit(message, timeout_hours)
+        sha = self.commit(message)
         run_id = self.push(sha)
         self.wait_for_gate(run_id, "approval-1")
         return sha, run_id
@@ -164,11 +164,29 @@ class Stack:
         answered = self.approve(run_id, name, "--reason", reason, *args)
         assert answered.returncode == 0, answered.stdout + answered.stderr
 
-    def code(self, run_id: UUID, name: str) -> str:
-        """A one-time code from the relay, asked for with this person's key (`shipyard approvals code`)."""
-        asked = shipyard(self, "approvals", "code", str(run_id), "--key", str(self.keys[name]), "--relay", self.relay)
+    def code(self, run_id: UUID, name: str, reason: str, *args: str) -> str:
+        """A one-time code from the relay for this answer, asked for with this person's key (`shipyard approvals
+        code`)."""
+        asked = shipyard(self, "approvals", "code", str(run_id), "--reason", reason, *args, "--key",
+                         str(self.keys[name]), "--relay", self.relay)  # fmt: skip
         assert asked.returncode == 0, asked.stdout + asked.stderr
         return asked.stdout.split()[-1]
+
+    @contextlib.contextmanager
+    def policy(self, reason: str, **production: object) -> Iterator[None]:
+        """The stack's policy with these production settings while the block runs (`shipyard policy apply`)."""
+        policy = yaml.safe_load((self.home.parent / "policy.yaml").read_text())
+        policy["environments"]["production"] |= production
+        changed = self.home.parent / "policy-changed.yaml"
+        changed.write_text(yaml.safe_dump(policy))
+        applied = shipyard(self, "policy", "apply", str(changed), "--as", "ops", "--reason", reason)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        try:
+            yield
+        finally:
+            back = shipyard(self, "policy", "apply", str(self.home.parent / "policy.yaml"), "--as", "ops", "--reason",
+                            f"done: {reason}")  # fmt: skip
+            assert back.returncode == 0, back.stdout + back.stderr
 
     def releases(self) -> list[ReleaseView]:
         ledger = self.ledger()
@@ -236,7 +254,7 @@ def production_stack(
                                         capture_output=True, text=True, timeout=300)  # fmt: skip
             assert registered.returncode == 0, registered.stdout + registered.stderr
             relay_config = base / "relay.yaml"
-            relay_config.write_text(CONFIG.format(timeout=24, github=github.url, slack=slack.api_url, **ports))
+            relay_config.write_text(CONFIG.format(github=github.url, slack=slack.api_url, **ports))
             keys = make_keys(base / "keys", "alice", "bob", "dana", "mallory")
             in_policy = {name: keys[name] for name in ("alice", "bob", "dana")}
             policy = base / "policy.yaml"

@@ -79,12 +79,12 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
     stack.wait_for_gate(run_id, "approval-2")  # recorded as unverified: waits again
     stack.signed(run_id, "mallory", "ship it")  # a key the policy does not list
     stack.wait_for_gate(run_id, "approval-3")
-    dana = stack.code(run_id, "dana")  # the change's author, with her own code, under another approver's name
+    dana = stack.code(run_id, "dana", "lgtm")  # the change's author, with her own code, under another's name
     stack.resume(run_id, decision="approve", approver="bob", reason="lgtm", code=dana)
     stack.wait_for_gate(run_id, "approval-4")
     stack.signed(run_id, "dana", "my own change")  # her own key: she made this change (git identity in the policy)
     stack.wait_for_gate(run_id, "approval-5")
-    code = stack.code(run_id, "alice")
+    code = stack.code(run_id, "alice", "reviewed", "--ticket", "CHG-1")
     stack.resume(run_id, decision="approve", approver="alice", reason="reviewed", change_ticket="CHG-1", code=code)
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
@@ -156,7 +156,7 @@ def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack
     answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)  # no code
     stack.wait_for_gate(run_id, "approval-2")
     assert stack.ledger().decisions("production", str(run_id))[-1].kind is DecisionKind.UNVERIFIED
-    fields |= {"Code": stack.code(run_id, "alice")}
+    fields |= {"Code": stack.code(run_id, "alice", "read the checks in the UI", "--ticket", "CHG-3")}
     answer_approval_form(stack.env["PREFECT_UI_URL"], str(run_id), fields, tmp_path)
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state

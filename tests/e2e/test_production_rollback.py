@@ -122,17 +122,18 @@ def test_a_rejection_from_the_terminal_ends_the_run_and_deploys_nothing(stack: S
     assert run.state.message == "rejected: freeze week"
     ledger = stack.ledger()
     assert [(d.kind, d.actor, d.via) for d in ledger.decisions("production", str(run_id))][-1] == (
-        DecisionKind.REJECTED, "bob", "cli",
+        DecisionKind.REJECTED, "bob", "ssh",
     )  # fmt: skip
     assert ledger.current("production", "api") == before
     assert any(": rejected by bob" in t for t in stack.slack.texts())
 
 
 def test_an_approval_nobody_gives_in_time_is_recorded_as_expired(stack: Stack) -> None:
-    sha = stack.commit("Release 7", timeout_hours=0.003)  # about 11 seconds
-    run_id = stack.push(sha)
-    stack.wait_for_gate(run_id, "approval-1")
-    run = stack.wait(run_id, StateType.FAILED, timeout=120)
+    with stack.policy("a short timeout", approval_timeout_hours=0.003):  # about 11 seconds
+        sha = stack.commit("Release 7")
+        run_id = stack.push(sha)
+        stack.wait_for_gate(run_id, "approval-1")
+        run = stack.wait(run_id, StateType.FAILED, timeout=120)
     assert run.state is not None and "never resumed" in (run.state.message or "")
     deadline = time.monotonic() + 30  # the relay's watcher runs every 2 s here; it records, then tells Slack
     while time.monotonic() < deadline:

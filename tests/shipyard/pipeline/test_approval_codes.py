@@ -13,13 +13,14 @@ from shipyard import signatures
 from shipyard.errors import InputError
 from shipyard.ledger import Asked, DecisionKind, Ledger
 from shipyard.ledger.store import CodeUse
-from shipyard.pipeline.approval_codes import CodeRefused, digest, issue, new_request
+from shipyard.pipeline.approval_codes import CodeRefused, answer_of, digest, issue, new_request
 from shipyard.policy import Policy
 from tests.capabilities import require_tools
 from tests.support.approvers import make_keys, public_key
 
 RUN, OTHER = "8f1d7a52-0000-4000-8000-000000000001", "8f1d7a52-0000-4000-8000-000000000002"  # both waiting
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+YES = answer_of("approve", "reviewed", None, None)
 
 
 @pytest.fixture
@@ -51,8 +52,8 @@ def policy(keys: dict[str, Path]) -> Policy:
     )
 
 
-def signed(key: Path, run: str = RUN, now: datetime = NOW) -> dict[str, object]:
-    request = new_request(run, now)
+def signed(key: Path, run: str = RUN, now: datetime = NOW, answer: dict[str, object] = YES) -> dict[str, object]:
+    request = new_request(run, answer, now)
     return request | {"signature": signatures.sign(signatures.canonical(request), signatures.CODE_NAMESPACE, key)}
 
 
@@ -63,14 +64,35 @@ def test_a_signed_fresh_request_by_an_approver_gets_a_code_that_works_once(
     assert issued.approver == "alice" and issued.expires_at == NOW + timedelta(minutes=15)
     assert len(issued.code) == 14 and issued.code.count("-") == 2
     typed = issued.code.lower().replace("-", " ")  # as someone might type it
-    assert ledger.use_code(RUN, "bob", digest(typed), NOW) is CodeUse.OTHER_RUN
-    assert ledger.use_code(RUN, "alice", digest(typed), NOW) is CodeUse.ACCEPTED
-    assert ledger.use_code(RUN, "alice", digest(issued.code), NOW) is CodeUse.USED
+    assert ledger.use_code(RUN, "bob", digest(typed, YES), NOW) is CodeUse.OTHER_RUN
+    assert ledger.use_code(RUN, "alice", digest(typed, YES), NOW) is CodeUse.ACCEPTED
+    assert ledger.use_code(RUN, "alice", digest(issued.code, YES), NOW) is CodeUse.USED
+
+
+@pytest.mark.parametrize(
+    "rewritten",
+    [
+        answer_of("reject", "reviewed", None, None),
+        answer_of("approve", "reviewed!", None, None),
+        answer_of("approve", "reviewed", "CHG-9", None),
+        answer_of("approve", "reviewed", None, [50, 100]),
+    ],
+)
+def test_a_code_carries_only_the_answer_it_was_asked_for(
+    keys: dict[str, Path], ledger: Ledger, rewritten: dict[str, object]
+) -> None:
+    """An API user who rewrites the submitted form (decision, reason, ticket, plan) keeps the code, not its answer."""
+    issued = issue(ledger, policy(keys), signed(keys["alice"]), NOW)
+    assert ledger.use_code(RUN, "alice", digest(issued.code, rewritten), NOW) is CodeUse.UNKNOWN
+    assert (
+        ledger.use_code(RUN, "alice", digest(f"  {issued.code} ", answer_of("approve", " reviewed ", "", [])), NOW)
+        is CodeUse.ACCEPTED
+    )
 
 
 def test_a_code_expires(keys: dict[str, Path], ledger: Ledger) -> None:
     issued = issue(ledger, policy(keys), signed(keys["alice"]), NOW)
-    assert ledger.use_code(RUN, "alice", digest(issued.code), NOW + timedelta(minutes=16)) is CodeUse.EXPIRED
+    assert ledger.use_code(RUN, "alice", digest(issued.code, YES), NOW + timedelta(minutes=16)) is CodeUse.EXPIRED
 
 
 @pytest.mark.parametrize(
@@ -80,6 +102,7 @@ def test_a_code_expires(keys: dict[str, Path], ledger: Ledger) -> None:
         ("bob", {}, "signature refused: "),  # in the policy, not an approver of production
         ("alice", {"run": OTHER}, "signature refused: "),  # signed for another run
         ("alice", {"at": (NOW - timedelta(minutes=6)).isoformat()}, "must be signed within 0:05:00 of now"),
+        ("alice", {"answer": answer_of("reject", "reviewed", None, None)}, "signature refused: "),  # answer changed
     ],
 )
 def test_a_request_that_proves_nothing_gets_no_code(
