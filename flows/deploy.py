@@ -40,7 +40,7 @@ from shipyard.resources import Resources, opened
 from tasks.approval_gate import Gate, approval_gate, ask
 from tasks.cloud import backend_for
 from tasks.deploy import blue_green, deployment_status, migrate_database, package_release
-from tasks.github import github_client
+from tasks.github import change_logins, github_client
 from tasks.once import remembered_model
 from tasks.repo import checked_out, on_branch, read_config
 from tasks.slack import notify, slack_notifier
@@ -101,11 +101,9 @@ def production_deploy(
     sha: str,
     branch: str = "main",
     environment: str = "production",
-    logins: list[str] | None = None,
 ) -> list[Outcome] | State:
     """Checks, then approvals in the Prefect UI or signed from a terminal (the run is suspended meanwhile), then the
-    blue-green of exactly what was approved. logins: GitHub accounts the push names as making the change (they
-    may only add refusals: whoever they name may not approve)."""
+    blue-green of exactly what was approved."""
     run_id = str(flow_run.get_id())
     with deploy_run(repo, sha, branch, environment, gated=True) as run:
         ledger, github = run.resources.ledger, github_client(run.config, None)
@@ -113,7 +111,8 @@ def production_deploy(
         candidate = _candidate(run, prepared)
         notify(run.slack, messages.started(candidate, "production-deploy"), "started")
         bound = ask(ledger, candidate, Bound.of(prepared, run.policy.version), run.rules)
-        gate = Gate(run.policy.policy, run.rules, People(git.people(Path(run.workspace), run.sha), tuple(logins or ())))
+        logins = change_logins(github, run.sha) if github else ()
+        gate = Gate(run.policy.policy, run.rules, People(git.people(Path(run.workspace), run.sha), logins))
         verdict = approval_gate(ledger, candidate, bound, gate, run.slack)
         if verdict.kind is DecisionKind.REJECTED:
             notify(run.slack, messages.failed(candidate, f"rejected: {verdict.reason}"), "rejected")

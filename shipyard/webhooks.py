@@ -87,27 +87,8 @@ def _push(payload: dict[str, Any], config: PipelineConfig, key: str) -> Trigger 
         return Trigger("pr-checks/pr-checks", parameters, key, f"push to {branch}: checks")
     gated = config.environments[rule.environment].approval
     deployment = "production-deploy/production-deploy" if gated else "staging-deploy/staging-deploy"
-    deploy: dict[str, Any] = {**base, "environment": rule.environment}
-    if gated:
-        deploy["logins"] = _logins(payload)
-    return Trigger(deployment, deploy, key, f"push to {branch}: deploy to {rule.environment}")
-
-
-def _logins(payload: dict[str, Any]) -> list[str]:
-    """The GitHub accounts a push names as making the change: the head commit's author and committer, who pushed
-    (a merge's merger) and who sent it. The approval gate refuses their approvals unless self-approval is on."""
-    head = _mapping(payload.get("head_commit"))
-    found = [
-        _mapping(head.get("author")).get("username"),
-        _mapping(head.get("committer")).get("username"),
-        _mapping(payload.get("pusher")).get("name"),
-        _mapping(payload.get("sender")).get("login"),
-    ]
-    return list(dict.fromkeys(f for f in found if isinstance(f, str) and f and f != "web-flow"))
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    parameters = {**base, "environment": rule.environment}
+    return Trigger(deployment, parameters, key, f"push to {branch}: deploy to {rule.environment}")
 
 
 def _pull_request(payload: dict[str, Any], key: str) -> Trigger | Ignored:

@@ -45,6 +45,15 @@ def post_status(client: GitHubClient, sha: str, status: CommitStatus) -> None:
         raise
 
 
+@task(name="github-people", task_run_name="who made {sha:.12}", retries=4, retry_delay_seconds=BACKOFF,
+      retry_jitter_factor=JITTER, retry_condition_fn=retry_unless(GitHubError), cache_policy=NO_CACHE)  # fmt: skip
+def change_logins(client: GitHubClient, sha: str) -> tuple[str, ...]:
+    """The GitHub accounts that made the commit (author, committer, its pull requests' author and merger), as
+    GitHub knows them: the self-approval rule's evidence, which no flow parameter or commit field can forge. Not
+    cached anywhere a Prefect API user could rewrite: asked again on every pass."""
+    return client.change_logins(sha)
+
+
 def post_statuses(client: GitHubClient | None, sha: str, statuses: list[CommitStatus]) -> None:
     """Post in parallel and wait; a status that could not be posted is logged, never raised."""
     if client is None:

@@ -82,24 +82,49 @@ class GitHubClient:
             body["log_url"] = log_url
         self._post(f"/repos/{self.repository}/deployments/{deployment_id}/statuses", body)
 
+    def change_logins(self, sha: str) -> tuple[str, ...]:
+        """The GitHub accounts that made this commit: its author and committer as GitHub maps them (by verified
+        email), and the author and merger of each pull request that brought it in. GitHub's own merge committer
+        (web-flow) is no one."""
+        commit = self._request("GET", f"/repos/{self.repository}/commits/{sha}")
+        found = [_login(commit.get("author")), _login(commit.get("committer"))]
+        pulls = self._request("GET", f"/repos/{self.repository}/commits/{sha}/pulls", listed=True)
+        for pull in pulls.get("items", [])[:10]:
+            found.append(_login(pull.get("user")))
+            merged = self._request("GET", f"/repos/{self.repository}/pulls/{int(pull['number'])}")
+            found.append(_login(merged.get("merged_by")))
+        return tuple(dict.fromkeys(login for login in found if login and login != "web-flow"))
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", path, body)
+
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, listed: bool = False
+    ) -> dict[str, Any]:
+        """The JSON answer (a list answer under "items" when listed)."""
         try:
-            response = self._http.post(path, json=body)
+            response = self._http.request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise GitHubUnavailable(f"GitHub not reachable ({type(exc).__name__}: {exc})") from None
         if response.is_success:
-            return dict(response.json()) if response.content else {}
+            answer = response.json() if response.content else ({} if not listed else [])
+            return {"items": list(answer)} if listed else dict(answer)
         message = _message(response)
         if response.status_code == 429 or response.status_code >= 500 or _rate_limited(response):
             retry_after = response.headers.get("Retry-After")
             raise GitHubUnavailable(
-                f"GitHub answered {response.status_code} to POST {path}: {message}",
+                f"GitHub answered {response.status_code} to {method} {path}: {message}",
                 float(retry_after) if retry_after and retry_after.isdigit() else None,
             )
-        raise GitHubError(f"GitHub answered {response.status_code} to POST {path}: {message}")
+        raise GitHubError(f"GitHub answered {response.status_code} to {method} {path}: {message}")
 
     def close(self) -> None:
         self._http.close()
+
+
+def _login(account: Any) -> str | None:
+    login = account.get("login") if isinstance(account, dict) else None
+    return login if isinstance(login, str) else None
 
 
 def _shorten(text: str) -> str:

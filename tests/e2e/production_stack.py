@@ -40,6 +40,7 @@ GITHUB_TOKEN = "ghp_e2e_token_0123456789"
 SLACK_TOKEN = "xoxb-e2e-slack-token"
 SECRET = "e2e-webhook-secret"
 DANA = {"dana": ["dana@example.com"]}  # the sample's commits are dana's: she may not approve them
+LOGINS = {"dana": "dana-gh", "alice": "alice-gh", "bob": "bob-gh"}  # their GitHub accounts
 
 # max_p95_ms 10000: latency is judged in test_rollout's table; on a shared test machine a p95 measures the machine
 CONFIG = """\
@@ -97,10 +98,13 @@ class Stack:
     def config(self) -> str:
         return CONFIG.format(github=self.github.url, slack=self.slack.api_url, **self.ports)
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, author: str | None = None) -> str:
+        """A commit of dana's (GitHub's stand-in knows her account as its author and committer)."""
         (self.repo / "shipyard.yaml").write_text(self.config())
         (self.repo / "CHANGELOG.md").write_text(message + "\n")
-        return commit_all(self.repo, message)
+        sha = commit_all(self.repo, message, author)
+        self.github.commits[sha] = {"author": "dana-gh", "committer": "dana-gh"}
+        return sha
 
     def push(self, sha: str, branch: str = "main") -> UUID:
         current = subprocess.run(["git", "-C", str(self.repo), "branch", "--show-current"], capture_output=True,
@@ -258,7 +262,7 @@ def production_stack(
             keys = make_keys(base / "keys", "alice", "bob", "dana", "mallory")
             in_policy = {name: keys[name] for name in ("alice", "bob", "dana")}
             policy = base / "policy.yaml"
-            policy.write_text(yaml.safe_dump(policy_for(relay_config.read_text(), str(repo), in_policy, DANA)))
+            policy.write_text(yaml.safe_dump(policy_for(relay_config.read_text(), str(repo), in_policy, DANA, LOGINS)))
             applied = subprocess.run([sys.executable, "-m", "cli", "policy", "apply", str(policy), "--as", "ops",
                                       "--reason", "the stack's environments"], env=env, cwd=ROOT, capture_output=True,
                                      text=True, timeout=60)  # fmt: skip

@@ -90,6 +90,27 @@ def test_a_commit_not_on_the_branch_it_claims_is_not_deployed(stack: Stack) -> N
     assert f"commit {sha[:12]} is not on branch 'staging'" in (run.state.message or ""), run.state.message
 
 
+def test_the_author_behind_a_forged_commit_identity_may_not_approve_it(stack: Stack) -> None:
+    """dana writes her commit as someone else (the author field is free text) and opens the pull request that
+    brings it in; GitHub knows the pull request is hers, and her signed approval is refused."""
+    sha = stack.commit("Release S", author="Someone Else <someone@example.com>")
+    stack.github.commits[sha] = {"author": None, "committer": "web-flow"}  # no account has that email
+    stack.github.pulls[sha] = [{"number": 7, "user": "dana-gh", "merged_by": "bob-gh"}]
+    run_id = stack.push(sha)
+    stack.wait_for_gate(run_id, "approval-1")
+    stack.signed(run_id, "dana", "mine, but under another name")
+    stack.wait_for_gate(run_id, "approval-2")
+    stack.signed(run_id, "bob", "I merged it")  # the merger made the change too: refused as well
+    stack.wait_for_gate(run_id, "approval-3")
+    stack.signed(run_id, "alice", "reviewed", "--reject")
+    stack.wait(run_id, StateType.FAILED)
+    reasons = [d.reason for d in stack.ledger().decisions("production", str(run_id))][1:3]
+    assert reasons == [
+        "dana made this change (@dana-gh) and may not approve it",
+        "bob made this change (@bob-gh) and may not approve it",
+    ]
+
+
 def test_replacing_the_prepared_record_after_approval_deploys_nothing(stack: Stack, tmp_path: Path) -> None:
     serving = stack.ledger().current("production", "api")
     _sha, run_id = stack.at_gate("Release P")
@@ -141,6 +162,7 @@ def test_two_distinct_verified_approvers_with_codes_bound_to_their_run(stack: St
         (DecisionKind.ENDORSED, "bob", "ssh", "1 of 2 approvals (bob): first look"),
         (DecisionKind.REFUSED, "bob", "ssh", "bob already approved this run; the next approval must be someone else's"),
         (DecisionKind.APPROVED, "alice", "ssh", "second look"),
+        (DecisionKind.RELEASING, "pipeline", "pipeline", "second look"),
     ]
     assert any("1 of 2 approvals (bob)" in t for t in stack.slack.texts())
 

@@ -98,6 +98,7 @@ def test_push_to_main_waits_for_an_approver_then_deploys_blue_green(stack: Stack
         (DecisionKind.REFUSED, "bob", "code"),
         (DecisionKind.REFUSED, "dana", "ssh"),
         (DecisionKind.APPROVED, "alice", "code"),
+        (DecisionKind.RELEASING, "pipeline", "pipeline"),
     ]
     assert decisions[2][3].startswith("signature refused: ")
     assert decisions[3][3] == "one-time code refused: issued for another run or approver"
@@ -161,7 +162,7 @@ def test_an_approval_clicked_in_the_prefect_ui_in_headless_chromium(stack: Stack
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
     assert run.state is not None and run.state.type is StateType.COMPLETED, run.state
     ledger = stack.ledger()
-    last = ledger.decisions("production", str(run_id))[-1]
+    last = ledger.decisions("production", str(run_id))[-2]  # the approval, before "releasing"
     assert (last.kind, last.actor, last.via, last.reason, last.ticket) == (
         DecisionKind.APPROVED, "alice", "code", "read the checks in the UI", "CHG-3",
     )  # fmt: skip

@@ -35,11 +35,15 @@ def policy_for(
     repository: str,
     keys: Mapping[str, Path] | None = None,
     identities: Mapping[str, list[str]] | None = None,
+    logins: Mapping[str, str] | None = None,
     **environment_overrides: dict[str, Any],
 ) -> dict[str, Any]:
-    """The policy an operator would draft from this shipyard.yaml, with these approvers' public keys."""
+    """The policy an operator would draft from this shipyard.yaml, with these approvers' public keys, git
+    identities and GitHub logins."""
     public = {name: [public_key(path)] for name, path in (keys or {}).items()}
     document = draft(parse_config(config_text, "shipyard.yaml"), repository, public, identities)
+    for name, login in (logins or {}).items():
+        document["approvers"][name]["github"] = login
     for name, overrides in environment_overrides.items():
         document["environments"][name] |= overrides
     return document

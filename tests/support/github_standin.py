@@ -23,6 +23,8 @@ DEPLOYMENT_STATES = {"queued", "in_progress", "success", "failure", "error", "in
 STATUS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/statuses/(?P<sha>[^/]+)$")
 DEPLOYMENTS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/deployments$")
 DEPLOYMENT_STATUS_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/deployments/(?P<id>\d+)/statuses$")
+COMMIT_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/commits/(?P<sha>[^/]+)(?P<pulls>/pulls)?$")
+PULL_PATH = re.compile(r"^/repos/(?P<repo>[\w.-]+/[\w.-]+)/pulls/(?P<number>\d+)$")
 
 
 @dataclass
@@ -33,6 +35,8 @@ class GitHubStandIn:
     deployments: list[dict[str, Any]] = field(default_factory=list)  # each with its "statuses"
     rejected: list[tuple[int, str]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # status codes to answer with before accepting again
+    commits: dict[str, dict[str, str | None]] = field(default_factory=dict)  # sha -> author/committer logins
+    pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> [{number, user, merged_by}]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def contexts(self, sha: str) -> dict[str, list[str]]:
@@ -51,6 +55,8 @@ class GitHubStandIn:
                 code = self.fail_next.pop(0)
                 extra = {"Retry-After": "1"} if code == 429 else {}
                 return code, {"message": "Service unavailable (stand-in)"}, extra
+            if method == "GET":
+                return self._read(path)
             if method != "POST":
                 return self._reject(404, "Not Found")
             try:
@@ -86,6 +92,24 @@ class GitHubStandIn:
             return self._reject(422, f"Validation Failed: state must be one of {sorted(DEPLOYMENT_STATES)}")
         self.deployments[deployment_id - 1]["statuses"].append(payload)
         return 201, {"id": deployment_id, "state": payload["state"]}, {}
+
+    def _read(self, path: str) -> Answer:
+        """A commit's author/committer accounts, the pull requests that contain it, a pull request's merger."""
+        if match := COMMIT_PATH.match(path):
+            if match["sha"] not in self.commits:
+                return self._reject(422, f"No commit found for SHA: {match['sha']}")
+            if match["pulls"]:
+                pulls = self.pulls.get(match["sha"], [])
+                return 200, [{"number": p["number"], "user": {"login": p["user"]}} for p in pulls], {}
+            logins = self.commits[match["sha"]]
+            return 200, {"sha": match["sha"], **{k: {"login": v} if v else None for k, v in logins.items()}}, {}
+        if match := PULL_PATH.match(path):
+            found = [p for pulls in self.pulls.values() for p in pulls if p["number"] == int(match["number"])]
+            if not found:
+                return self._reject(404, "Not Found")
+            merger = found[0].get("merged_by")
+            return 200, {"number": found[0]["number"], "merged_by": {"login": merger} if merger else None}, {}
+        return self._reject(404, "Not Found")
 
     def _reject(self, code: int, message: str) -> Answer:
         self.rejected.append((code, message))

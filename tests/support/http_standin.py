@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (an object or a list), extra headers
 Handle = Callable[[str, str, Any, bytes], Answer]  # method, path, headers, body
 
 

@@ -62,3 +62,15 @@ def test_github_down_is_worth_retrying() -> None:
     client = GitHubClient(f"http://127.0.0.1:{free_port()}", TOKEN, "acme/platform", timeout=2)
     with pytest.raises(GitHubUnavailable, match="not reachable"):
         client.set_status(SHA, CommitStatus("c", "success", "ok"))
+
+
+def test_who_made_a_commit_is_read_from_github_not_from_the_commit() -> None:
+    """The commit's own author field is free text; GitHub's accounts for it, and the pull request that brought it in
+    (its author and merger), are what the self-approval rule compares with the policy."""
+    with github_standin(TOKEN) as standin:
+        standin.commits[SHA] = {"author": None, "committer": "web-flow"}  # an email GitHub maps to no account
+        standin.pulls[SHA] = [{"number": 7, "user": "dana-gh", "merged_by": "bob-gh"}]
+        client = GitHubClient(standin.url, TOKEN, "example/platform")
+        assert client.change_logins(SHA) == ("dana-gh", "bob-gh")
+        with pytest.raises(GitHubError, match="422 to GET /repos/example/platform/commits/"):
+            client.change_logins("0" * 40)  # a commit GitHub does not have
