@@ -114,14 +114,22 @@ def test_the_author_behind_a_forged_commit_identity_may_not_approve_it(stack: St
 def test_replacing_the_prepared_record_after_approval_deploys_nothing(stack: Stack, tmp_path: Path) -> None:
     serving = stack.ledger().current("production", "api")
     _sha, run_id = stack.at_gate("Release P")
+    asked = _input(stack, run_id, "shipyard-request")  # what `shipyard approve` shows and signs over
+    forged = asked | {"artifacts": {"api": "sha256:" + "e" * 64}}
+    _replace(stack, run_id, "shipyard-request", forged)
+    stack.signed(run_id, "alice", "looks fine")  # a signature over other digests than the ledger recorded
+    stack.wait_for_gate(run_id, "approval-2")
+    refused = stack.ledger().decisions("production", str(run_id))[-1]
+    assert (refused.kind, refused.via) == (DecisionKind.REFUSED, "ssh") and "signature refused" in refused.reason
+    _replace(stack, run_id, "shipyard-request", asked)
+
     prepared = _input(stack, run_id, "shipyard-prepared")
     theirs = tmp_path / "theirs"  # the attacker's release folder: what was approved plus their file
     shutil.copytree(prepared["folders"]["api"]["path"], theirs, symlinks=True)
     (theirs / "backdoor.py").write_text("print('owned')\n")
     prepared["artifacts"]["api"] = str(theirs)
     prepared["digests"]["api"] = folder_digest(theirs)  # consistent with itself, not with the ledger
-    stack.client.delete_flow_run_input(run_id, "shipyard-prepared")
-    stack.client.create_flow_run_input(run_id, "shipyard-prepared", json.dumps(prepared))
+    _replace(stack, run_id, "shipyard-prepared", prepared)
 
     stack.signed(run_id, "alice", "looks fine")  # over the digests the ledger recorded
     run = stack.wait(run_id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
@@ -169,6 +177,12 @@ def test_two_distinct_verified_approvers_with_codes_bound_to_their_run(stack: St
 
 def _input(stack: Stack, run_id: UUID, key: str) -> Any:
     return json.loads(stack.client.read_flow_run_input(run_id, key))
+
+
+def _replace(stack: Stack, run_id: UUID, key: str, value: Any) -> None:
+    """What any Prefect API user can do to a run's inputs."""
+    stack.client.delete_flow_run_input(run_id, key)
+    stack.client.create_flow_run_input(run_id, key, json.dumps(value))
 
 
 def git(stack: Stack, *args: str) -> None:
