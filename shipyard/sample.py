@@ -40,8 +40,9 @@ def create_sample_repo(dest: Path, variant: str | None = None, branch: str = "ma
 
 
 def commit_all(repo: Path, message: str, author: str | None = None) -> str:
-    """Commit everything; `author` ('Name <email>') overrides the sample's author."""
+    """Commit everything; `author` ('Name <email>') is then its author and committer instead of the sample's."""
     git("add", "--all", cwd=repo)
-    by = ["--author", author] if author else []
-    git(*AUTHOR, "commit", "--quiet", "--allow-empty", *by, "-m", message, cwd=repo)
+    name, _, email = (author or "").partition(" <")
+    by = ("-c", f"user.name={name}", "-c", f"user.email={email.rstrip('>')}") if author else AUTHOR
+    git(*by, "commit", "--quiet", "--allow-empty", "-m", message, cwd=repo)
     return git("rev-parse", "HEAD", cwd=repo).strip()

@@ -95,6 +95,7 @@ def test_author_and_change_summary_since_the_serving_release(tmp_path: Path) -> 
     (repo / "NOTES.md").write_text("one\ntwo\n")
     head = commit_all(repo, "Add release notes", author="Carol <carol@example.com>")
     assert git.author(repo, head) == ("Carol", "carol@example.com")
+    assert git.people(repo, head) == ("Carol", "carol@example.com")  # author and committer, once each
     summary = git.change_summary(repo, base, head)
     assert summary.startswith(f"1 commit(s), 1 file changed, 2 insertions(+) since {base[:12]}")
     assert summary.endswith("head commit: Add release notes")
