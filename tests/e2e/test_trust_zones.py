@@ -20,6 +20,7 @@ from shipyard.sample import commit_all, create_sample_repo
 from shipyard.toolchains import resolve
 from tests.capabilities import require_tools
 from tests.e2e.test_pr_checks import shipyard
+from tests.support.approvers import policy_for, set_policy
 from tests.support.configs import API_APP
 
 pytestmark = pytest.mark.slow
@@ -61,7 +62,8 @@ def test_a_forged_passed_result_in_the_untrusted_storage_does_not_let_a_failing_
     require_tools("git", "python3.11")
     repo = tmp_path / "repo"
     create_sample_repo(repo)
-    (repo / "shipyard.yaml").write_text(CONFIG.format(router=free_port(), blue=free_port(), green=free_port()))
+    config = CONFIG.format(router=free_port(), blue=free_port(), green=free_port())
+    (repo / "shipyard.yaml").write_text(config)
     clean = commit_all(repo, "lint passes")
     (repo / "apps" / "api" / "api" / "unused.py").write_text("import os\n")  # an unused import: lint fails
     failing = commit_all(repo, "lint fails")
@@ -79,6 +81,8 @@ def test_a_forged_passed_result_in_the_untrusted_storage_does_not_let_a_failing_
     forged = shipyard(env, "run", "pr-checks", "--repo", str(repo), "--sha", failing, "--stage", "quality")
     assert forged.code == 0, "the forgery must work where it was planted, or this test shows nothing"
 
+    set_policy(home, policy_for(config, str(repo)))  # staging as the repository's file defines it
+    subprocess.run(["git", "-C", str(repo), "branch", "staging", failing], check=True, capture_output=True)
     code = (
         "from flows.deploy import staging_deploy\n"
         f"state = staging_deploy(repo={str(repo)!r}, sha={failing!r}, branch='staging', return_state=True)\n"
