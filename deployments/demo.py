@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -162,9 +163,11 @@ def demo_policy(home: Home, repo: Path) -> dict[str, Path]:
                             str(keys[name])], check=True, capture_output=True, timeout=30)  # fmt: skip
     public = {name: [key.with_name(key.name + ".pub").read_text().strip()] for name, key in keys.items()}
     document = draft(load_config(repo / "shipyard.yaml"), str(repo), public)
+    document["environments"]["production"]["required_approvals"] = 2  # the team's process: two people
     with opened(home) as resources:
         version = resources.ledger.set_policy(document, "demo", "the demo's environments and approvers").version
-    step(f"policy version {version} in the ledger: environments, approvers alice and bob with SSH keys in {folder}")
+    step(f"policy version {version} in the ledger: environments and branches; production needs 2 of alice and bob, "
+         f"whose SSH keys are in {folder}")  # fmt: skip
     return keys
 
 
@@ -172,16 +175,18 @@ def release(api: str, repo: Path, sha: str, approve: str, keys: dict[str, Path])
     run = start(api, "production-deploy", repo, sha, "main", "production")
     wait_paused(api, run)
     key = keys["alice"]
-    print(f"\n  Waiting for an approval: {run_url(api, run)}\n"
-          f"  Approve with proof of who you are (the demo's approver alice's key is {key}):\n"
+    print(f"\n  Waiting for 2 approvals: {run_url(api, run)}\n"
+          f"  Approve with proof of who you are (the demo's approvers' keys: {key} and {keys['bob']}):\n"
           f"  - from a terminal, signed:  {_cli()} approve {run} --key {key} --reason 'reviewed'\n"
-          f"  - in the Prefect UI: Resume, approver alice, and the code from\n"
-          f"      {_cli()} approvals code {run} --key {key} --here\n", flush=True)  # fmt: skip
+          f"  - in the Prefect UI: Resume; approver alice, reason 'reviewed', and the code from\n"
+          f"      {_cli()} approvals code {run} --reason 'reviewed' --key {key} --here\n"
+          f"  then the same as bob, with {keys['bob']}\n", flush=True)  # fmt: skip
     if approve == "auto":
-        time.sleep(2)
         reason = "approved by the demo (make demo DEMO_APPROVE=manual waits for you)"
-        attempt("approving", "see the run in the Prefect UI", lambda: answer(str(run), False, key, reason))
-        print("  approved by the demo, signed with alice's key", flush=True)
+        for gate, name in (("approval-1", "alice"), ("approval-2", "bob")):
+            wait_paused(api, run, gate)
+            attempt("approving", "see the run in the Prefect UI", partial(answer, str(run), False, keys[name], reason))
+            print(f"  approved by the demo, signed with {name}'s key", flush=True)
     final("production-deploy", api, run)
 
 
@@ -239,8 +244,9 @@ def start(api: str, name: str, repo: Path, sha: str, branch: str, environment: s
         return client.create_flow_run_from_deployment(deployment.id, parameters=parameters).id
 
 
-def wait_paused(api: str, run: UUID) -> None:
-    state = _wait(api, run, lambda s: s.is_paused() or s.is_final())
+def wait_paused(api: str, run: UUID, key: str = "approval-1") -> None:
+    """Until the run waits at this approval gate ('approval-2' after a first of two approvals...)."""
+    state = _wait(api, run, lambda s: (s.is_paused() and s.state_details.pause_key == key) or s.is_final())
     if not state.is_paused():
         why = f"the run ended {state.name} before its approval gate: {state.message or 'no message'}"
         raise StepFailed("production-deploy", why, f"see the run: {run_url(api, run)}")
