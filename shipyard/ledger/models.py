@@ -141,3 +141,21 @@ class ApprovalCodeRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LockRow(Base):
+    """The one lock per environment and app every path that changes its traffic takes (deploys, rollbacks, operator
+    commands): a lease with an expiry, and a fencing token that grows with every new holder, so a holder that lost
+    its lease can no longer write."""
+
+    __tablename__ = "release_locks"
+    __table_args__ = (UniqueConstraint("environment", "app", name="uq_release_locks_environment_app"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment: Mapped[str] = mapped_column(String(100))
+    app: Mapped[str] = mapped_column(String(100))
+    token: Mapped[int]  # 0 before anyone held it; +1 at every acquisition, never reused
+    holder: Mapped[str | None] = mapped_column(String(200))  # None once released
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shipyard.digests import canonical, document_digest
 from shipyard.errors import InputError
+from shipyard.ledger.leases import Lease, Leases
 from shipyard.ledger.models import (
     ApprovalCodeRow,
     DecisionRow,
@@ -175,6 +176,7 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.leases = Leases(self._sessions)  # the lock per environment and app
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic); safe to run on every start. A ledger already there
@@ -205,10 +207,14 @@ class Ledger:
         schema_revision: str | None = None,
         reason: str = "",
         artifact_digest: str | None = None,
+        fence: Lease | None = None,
     ) -> ReleaseView:
-        """Create the release and its 'started' event together, or neither."""
+        """Create the release and its 'started' event together, or neither (nor either when `fence` is a lease
+        another holder has taken)."""
         now = _now()
         with self._sessions.begin() as session:
+            if fence is not None:
+                Leases.fence(session, fence)
             env = self._environment(session, environment, now)
             row = ReleaseRow(
                 environment_id=env.id,
@@ -236,11 +242,15 @@ class Ledger:
         weight: int | None = None,
         details: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        fence: Lease | None = None,
     ) -> EventView:
-        """Append one event; with an idempotency key, a repeat returns the first event instead of adding one."""
+        """Append one event; with an idempotency key, a repeat returns the first event instead of adding one. With
+        `fence`, only while that lease still holds the lock (LeaseLost otherwise)."""
 
         def insert() -> EventView:
             with self._sessions.begin() as session:
+                if fence is not None:
+                    Leases.fence(session, fence)
                 if session.get(ReleaseRow, release_id) is None:
                     raise InputError(f"no release with id {release_id} in the ledger")
                 row = _event(release_id, kind, actor, reason, weight, details or {}, idempotency_key, _now())
