@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from dataclasses import replace
@@ -11,10 +10,6 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from shipyard.clients.github import DeploymentState, GitHubClient, GitHubError
 from shipyard.config.schema import PipelineConfig
@@ -32,7 +27,7 @@ from shipyard.release.rollout import Decision, Step
 from tasks.once import remembered
 from tasks.policy import BACKOFF, JITTER, retry_unless
 
-CUTOVER_LEASE_SECONDS = 60  # a killed holder blocks the next cutover for at most this long
+CUTOVER_WAIT_SECONDS = 3600.0  # an approved run waits this long for the cutover before it (a stuck one is a page)
 
 
 @task(name="package", task_run_name="package {app}", retries=2, retry_delay_seconds=BACKOFF,
@@ -64,7 +59,8 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, folder:
 def blue_green(
     config: PipelineConfig, request: ReleaseRequest, ledger: Ledger, backend: Backend, steps: list[int] | None = None
 ) -> Outcome:
-    """One cutover per app and environment at a time, across suspended runs and workers (a global limit)."""
+    """One cutover per app and environment at a time, across runs, workers and the CLI: the engine holds the app's
+    lock in the ledger and waits for a holder before it (another run's cutover, a rollback)."""
     logger = get_run_logger()
     spec = setup.rollout_spec(config, request.environment)
     if steps:
@@ -76,10 +72,9 @@ def blue_green(
         spec,
         setup.smoke_checks(config, request.app),
         on_step=StepLog(logger, request.app),
+        lock_wait=CUTOVER_WAIT_SECONDS,
     )
-    name = cutover_limit(request.environment, request.app)
-    with concurrency(name, occupy=1, strict=True, lease_duration=CUTOVER_LEASE_SECONDS):
-        return engine.deploy(request)
+    return engine.deploy(request)
 
 
 class StepLog:
@@ -96,17 +91,6 @@ class StepLog:
             return
         self._last = (kind, now)
         self.logger.info("%s %s: %s", self.app, decision.step.value, decision.reason)
-
-
-def cutover_limit(environment: str, app: str) -> str:
-    name = f"shipyard-cutover-{environment}-{app}"
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):  # another run created it first
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    return name
 
 
 @task(name="github-deployment", retries=4, retry_delay_seconds=BACKOFF, retry_jitter_factor=JITTER,

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shipyard.errors import InputError, ShipyardError
+from shipyard.ledger.leases import Lease
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
+from shipyard.release.lock import Hold, holding
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import Check, Decision, Observed, RolloutSpec, Step, decide, plan_steps
 from shipyard.release.smoke import SmokeCheck, run_smoke
@@ -52,7 +54,10 @@ class Engine:
         probe_path: str = "/",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_step: Callable[[Decision], None] = lambda decision: None,
+        lock_wait: float = 0.0,
     ) -> None:
+        """lock_wait: how long deploy() waits for the app's lock held by another release or rollback (0: it says who
+        holds it and stops)."""
         self.ledger = ledger
         self.backend = backend
         self.spec = spec
@@ -61,9 +66,21 @@ class Engine:
         self.probe_path = probe_path
         self.clock = clock
         self.on_step = on_step
+        self.lock_wait = lock_wait
+        self.hold: Hold | None = None
 
     def deploy(self, request: ReleaseRequest) -> Outcome:
-        """Run the release to its end; a re-run after a crash resumes the unfinished release of the same commit."""
+        """Run the release to its end, holding the app's lock; a re-run after a crash resumes the unfinished release
+        of the same commit."""
+        purpose = f"release {request.version} ({request.sha[:12]})"
+        with holding(self.ledger, request.environment, request.app, request.actor, purpose, self.lock_wait) as hold:
+            self.hold = hold
+            try:
+                return self._deploy(request)
+            finally:
+                self.hold = None
+
+    def _deploy(self, request: ReleaseRequest) -> Outcome:
         release = self._resume_or_start(request)
         _, note = plan_steps(self.spec, self.backend.capabilities, self._has_stable(release))
         if note:
@@ -75,11 +92,13 @@ class Engine:
         )
         with probe:
             while True:
+                self._renew()
                 observed = self.observe(release, probe)
                 decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
                 self.on_step(decision)
                 if decision.terminal:
                     return self._finish(release, decision, outcome)
+                self._renew()  # again right before acting: a holder stopped mid-pass acts on nothing it lost
                 try:
                     self.act(release, decision, probe)
                 except ShipyardError as exc:
@@ -120,7 +139,7 @@ class Engine:
 
     def _start_candidate(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         self.backend.start(release.app, release.colour, release)
-        self.ledger.record(release.id, EventKind.NOTE, ENGINE, decision.reason, details={"action": decision.step.value})
+        self._write(release.id, EventKind.NOTE, decision.reason, details={"action": decision.step.value})
 
     def _start_stable(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         previous = self._previous_of(release)
@@ -136,22 +155,22 @@ class Engine:
         target = decision.weight or 0
         stable = 100 - target if self._has_stable(release) else 0
         self.backend.set_weights(release.app, {release.colour: target, other(release.colour): stable})
-        self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=target)
+        self._write(release.id, EventKind.SHIFTED, decision.reason, weight=target)
         probe.open_window()
 
     def _record_weight(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         weight = self._weights(release.app).get(release.colour, 0)
-        self.ledger.record(release.id, EventKind.SHIFTED, ENGINE, decision.reason, weight=weight)
+        self._write(release.id, EventKind.SHIFTED, decision.reason, weight=weight)
         probe.open_window()
 
     def _promote(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
-        self.ledger.record(release.id, EventKind.PROMOTED, ENGINE, decision.reason)
+        self._write(release.id, EventKind.PROMOTED, decision.reason)
 
     def _scale_down_old(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         self.backend.stop(release.app, other(release.colour))
         previous = self._previous_of(release)
         if previous is not None:
-            self.ledger.record(previous.id, EventKind.SCALED_DOWN, ENGINE, decision.reason)
+            self._write(previous.id, EventKind.SCALED_DOWN, decision.reason)
 
     def _stop_candidate(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         self._record_once(release, EventKind.FAILED, decision.cause)
@@ -167,7 +186,7 @@ class Engine:
         failures = run_smoke(base, self.smoke)
         kind = EventKind.SMOKE_FAILED if failures else EventKind.SMOKE_PASSED
         reason = "; ".join(failures) or f"{len(self.smoke)} smoke check(s) passed on {base}"
-        self.ledger.record(release.id, kind, ENGINE, reason, details={"stage": stage, "url": base})
+        self._write(release.id, kind, reason, details={"stage": stage, "url": base})
 
     def _finish(self, release: ReleaseView, decision: Decision, outcome: Outcome) -> Outcome:
         outcome.reason = decision.reason
@@ -200,6 +219,7 @@ class Engine:
             request.schema_revision,
             request.reason,
             request.artifact_digest,
+            fence=self._lease(),
         )
 
     def _unfinished(self, environment: str, app: str, request: ReleaseRequest) -> ReleaseView | None:
@@ -229,7 +249,21 @@ class Engine:
             return {}  # no router yet: nothing is routed anywhere
 
     def _record_once(self, release: ReleaseView, kind: EventKind, reason: str, key: str | None = None) -> None:
-        self.ledger.record(release.id, kind, ENGINE, reason, idempotency_key=f"release-{release.id}:{key or kind}")
+        self._write(release.id, kind, reason, idempotency_key=f"release-{release.id}:{key or kind}")
+
+    def _write(
+        self, release_id: int, kind: EventKind, reason: str, weight: int | None = None,
+        details: dict[str, object] | None = None, idempotency_key: str | None = None,
+    ) -> None:  # fmt: skip
+        """Every write of the engine carries its lease: once another holder has the lock, it writes nothing."""
+        self.ledger.record(release_id, kind, ENGINE, reason, weight, details, idempotency_key, fence=self._lease())
+
+    def _lease(self) -> Lease | None:
+        return self.hold.lease if self.hold else None
+
+    def _renew(self) -> None:
+        if self.hold is not None:
+            self.hold.renew()
 
 
 ACTIONS: dict[Step, Callable[[Engine, ReleaseView, Decision, LoadGenerator], None]] = {

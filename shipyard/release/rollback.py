@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.backend import Backend, other, serving_colour
+from shipyard.release.lock import Hold, holding
 from shipyard.release.rollout import Health
 
 
@@ -57,7 +58,17 @@ def emergency_rollback(
     reason: str,
     to_version: str | None = None,
     ready_timeout: float = 60.0,
+    lock_wait: float = 0.0,
 ) -> RollbackResult:
+    """Holding the app's lock (a release in progress holds it: LockHeld says whose, after lock_wait seconds)."""
+    with holding(ledger, environment, app, actor, f"emergency rollback: {reason}", lock_wait) as hold:
+        return _roll_back(ledger, backend, hold, environment, app, actor, reason, to_version, ready_timeout)
+
+
+def _roll_back(
+    ledger: Ledger, backend: Backend, hold: Hold, environment: str, app: str, actor: str, reason: str,
+    to_version: str | None, ready_timeout: float,
+) -> RollbackResult:  # fmt: skip
     started = time.monotonic()
     current, target = choose_target(ledger, environment, app, to_version)
     warnings = []
@@ -71,10 +82,11 @@ def emergency_rollback(
     idle = other(serving)
     backend.start(app, idle, target)
     _wait_ready(backend, app, idle, target, ready_timeout)
+    hold.renew()  # still ours after the wait: nobody else moved traffic meanwhile
     backend.set_weights(app, {idle: 100, serving: 0})
     details = {"colour": idle, "from": current.version, "warnings": warnings}
-    ledger.record(current.id, EventKind.ROLLED_BACK, actor, reason, weight=0, details=details)
-    ledger.record(target.id, EventKind.RESTORED, actor, reason, weight=100, details=details)
+    ledger.record(current.id, EventKind.ROLLED_BACK, actor, reason, weight=0, details=details, fence=hold.lease)
+    ledger.record(target.id, EventKind.RESTORED, actor, reason, weight=100, details=details, fence=hold.lease)
     backend.stop(app, serving)
     return RollbackResult(target, current, idle, time.monotonic() - started, tuple(warnings))
 

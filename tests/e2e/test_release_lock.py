@@ -1,0 +1,88 @@
+"""The lock on an app, end to end with the `shipyard` command on real processes, HAProxy and a SQLite ledger: two
+deploys started together never both run, and a holder stopped past its lease is taken over and can no longer
+write when it wakes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.config import load_config
+from shipyard.home import Home
+from shipyard.ledger import EventKind, Ledger
+from shipyard.release.lock import LEASE_SECONDS
+from shipyard.release.setup import local_backend
+from tests.e2e.test_release_cli import deploy, setup, versions_served
+from tests.support.colours import ROOT
+
+pytestmark = pytest.mark.slow
+__all__ = ["setup"]  # the fixture, used by name
+
+
+def start_deploy(config: Path, env: dict[str, str], version: str, actor: str) -> subprocess.Popen[str]:
+    args = ["deploy", "production", "--app", "api", "--version", version, "--sha", f"sha{version}", "--artifact",
+            "img", "--as", actor, "--config", str(config)]  # fmt: skip
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def ledger_of(env: dict[str, str]) -> Ledger:
+    return Ledger(f"sqlite:///{Path(env['SHIPYARD_HOME']) / 'ledger.db'}")
+
+
+def test_two_deploys_started_together_one_runs_the_other_says_who_holds_the_lock(
+    setup: tuple[Path, dict[str, str]],
+) -> None:
+    config, env = setup
+    assert deploy(config, env, "0.1").returncode == 0
+    for attempt in range(20):
+        both = [start_deploy(config, env, f"1.{attempt}.{side}", f"deployer-{side}") for side in "ab"]
+        results = [(process.wait(timeout=300), *process.communicate()) for process in both]
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 2], f"attempt {attempt}: {results}"
+        (loser,) = [err for code, _, err in results if code == 2]
+        (winner,) = [side for (code, _, _), side in zip(results, "ab", strict=True) if code == 0]
+        assert f"api in production is locked by deployer-{winner} on " in loser, loser
+    assert versions_served(config, env) == {f"1.19.{winner}"}
+
+
+def test_a_holder_stopped_past_its_lease_is_taken_over_and_its_late_writes_are_refused(
+    setup: tuple[Path, dict[str, str]],
+) -> None:
+    config, env = setup
+    assert deploy(config, env, "2.0").returncode == 0
+    stale = start_deploy(config, env, "2.1", "engine-a")
+    ledger = ledger_of(env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # stopped once traffic is partly on the new release
+            shifted = [e for e in ledger.recent_events("production", "api") if e.kind is EventKind.SHIFTED]
+            if shifted and shifted[0].weight == 10:
+                break
+            time.sleep(0.1)
+        os.kill(stale.pid, signal.SIGSTOP)
+        time.sleep(LEASE_SECONDS + 1)
+        taken = deploy(config, env, "2.1", "--as", "engine-b")  # the same release: taken over and finished
+        assert taken.returncode == 0, taken.stdout + taken.stderr
+        events_after_takeover = len(ledger.recent_events("production", "api", limit=500))
+        os.kill(stale.pid, signal.SIGCONT)
+        code = stale.wait(timeout=60)
+        _, err = stale.communicate()
+        assert code == 3 and "is no longer engine-a on " in err, err
+        assert len(ledger.recent_events("production", "api", limit=500)) == events_after_takeover
+        backend = local_backend(load_config(config), "production", Home(Path(env["SHIPYARD_HOME"])))
+        current = ledger.current("production", "api")
+        assert current is not None and current.version == "2.1"
+        assert backend.weights("api") == {current.colour: 100, "blue" if current.colour == "green" else "green": 0}
+        assert versions_served(config, env) == {"2.1"}
+    finally:
+        if stale.poll() is None:
+            os.kill(stale.pid, signal.SIGCONT)
+            stale.kill()
+        ledger.close()
