@@ -86,6 +86,11 @@ class Analysis:
     p95_ms: float
 
 
+class Promote(StrEnum):
+    AFTER_ANALYSIS = "promote"  # the current step's analysis still has to pass, then straight to 100%
+    FULL = "promote-full"  # now, without the rest of the analysis (the ledger says so); the final smoke still runs
+
+
 @dataclass(frozen=True)
 class Observed:
     has_stable: bool  # a previous release serves (False for an app's first release)
@@ -99,8 +104,10 @@ class Observed:
     preview_smoke: Check = Check.NOT_RUN
     final_smoke: Check = Check.NOT_RUN
     promoted_at: datetime | None = None
-    abort_reason: str | None = None  # set by a failed step or an operator; the release must roll back
+    abort_reason: str | None = None  # set by a failed step or an operator's abort; the release must roll back
     alarm: str | None = None  # the platform's monitoring fires (CloudWatch alarm): roll back, as CodeDeploy does
+    paused: str | None = None  # an operator's pause ("paused by carol: ..."): hold the weight until resumed
+    promote: Promote | None = None  # an operator's promote: skip the remaining steps
 
 
 @dataclass(frozen=True)
@@ -140,15 +147,20 @@ def decide(o: Observed, spec: RolloutSpec, now: datetime, capabilities: Capabili
         return Decision(Step.SMOKE_PREVIEW, "candidate healthy: smoke tests on its preview address")
     if o.weight > 0 and o.weight_since is None:  # shifted, then crashed before the ledger said when
         return Decision(Step.RECORD_WEIGHT, f"traffic at {o.weight}% with no record of since when: record it now")
-    if o.weight > 0:
+    if o.paused:  # failures still roll back (above); nothing moves forward
+        return Decision(Step.WAIT, f"{o.paused}: holding {o.weight}% until resumed")
+    if o.weight > 0 and o.promote is not Promote.FULL:
         waiting = _still_analysing(o, spec, now)
         if waiting:
             return Decision(Step.WAIT, waiting)
     if o.weight < 100:
-        target = next(w for w in steps if w > o.weight)
+        target = 100 if o.promote else next(w for w in steps if w > o.weight)
         if target < 100 and o.has_stable and not o.stable_running:  # e.g. the host restarted since the last release
             return Decision(Step.START_STABLE, f"the stable colour is not running: restart it to take {100 - target}%")
-        return Decision(Step.SHIFT, f"shift traffic {o.weight}% -> {target}%", weight=target)
+        promoted = f" (promoted by an operator{', analysis skipped' if o.promote is Promote.FULL else ''})"
+        return Decision(
+            Step.SHIFT, f"shift traffic {o.weight}% -> {target}%{promoted * bool(o.promote)}", weight=target
+        )
     if o.final_smoke is Check.NOT_RUN:
         return Decision(Step.SMOKE_FINAL, "candidate at 100%: smoke tests through the router")
     return Decision(Step.PROMOTE, "all steps, analyses and smoke tests passed")

@@ -15,6 +15,7 @@ from shipyard.release.rollout import (
     Decision,
     Health,
     Observed,
+    Promote,
     RolloutSpec,
     Step,
     decide,
@@ -335,6 +336,52 @@ def test_the_configurations_defaults_are_the_specs() -> None:
     from shipyard.config.environments import Rollout
 
     assert Rollout().spec() == RolloutSpec()
+
+
+AT_10 = replace(BASE, preview_smoke=Check.PASSED, weight=10, weight_since=at(10), analysis=GOOD)
+BREACH = Analysis(samples=100, error_rate=0.2, p95_ms=40)
+PAUSED = "paused by carol: watching the dashboards"
+ABORTED = "aborted by carol: wrong config"
+
+
+@pytest.mark.parametrize(
+    ("name", "observed", "now", "step", "reason", "weight"),
+    [
+        ("pause during analysis holds the weight", replace(AT_10, paused=PAUSED), at(20), Step.WAIT,
+         f"{PAUSED}: holding 10% until resumed", None),
+        ("pause after the analysis passed still holds", replace(AT_10, paused=PAUSED), at(60), Step.WAIT,
+         f"{PAUSED}: holding 10% until resumed", None),
+        ("a paused rollout still rolls back on a breach", replace(AT_10, paused=PAUSED, analysis=BREACH), at(20),
+         Step.ROLL_BACK, "roll back: error rate 20.0% > 1.0% at 10%", 0),
+        ("a paused rollout still rolls back when aborted (rollback while paused)",
+         replace(AT_10, paused=PAUSED, abort_reason=ABORTED), at(20), Step.ROLL_BACK, f"roll back: {ABORTED}", 0),
+        ("resumed: on to the next step", AT_10, at(60), Step.SHIFT, "shift traffic 10% -> 50%", 50),
+        ("promote waits for the current analysis", replace(AT_10, promote=Promote.AFTER_ANALYSIS), at(20),
+         Step.WAIT, "analysing 10%: 20 s of the pause left", None),
+        ("promote after the analysis skips the remaining steps", replace(AT_10, promote=Promote.AFTER_ANALYSIS),
+         at(60), Step.SHIFT, "shift traffic 10% -> 100% (promoted by an operator)", 100),
+        ("promote --full skips the analysis too", replace(AT_10, promote=Promote.FULL), at(20), Step.SHIFT,
+         "shift traffic 10% -> 100% (promoted by an operator, analysis skipped)", 100),
+        ("promote before any traffic: after the preview smoke, straight to 100%",
+         replace(BASE, preview_smoke=Check.PASSED, promote=Promote.AFTER_ANALYSIS), at(10), Step.SHIFT,
+         "shift traffic 0% -> 100% (promoted by an operator)", 100),
+        ("promote --full still runs the final smoke",
+         replace(AT_100, promote=Promote.FULL, analysis=None), at(11), Step.SMOKE_FINAL, "smoke tests", None),
+        ("abort after promote --full, before the promotion: rolled back (argo-rollouts#4461)",
+         replace(AT_100, promote=Promote.FULL, abort_reason=ABORTED), at(11), Step.ROLL_BACK,
+         f"roll back: {ABORTED}", 0),
+        ("abort before any traffic stops the candidate", replace(BASE, abort_reason=ABORTED), at(5),
+         Step.STOP_CANDIDATE, f"stop the candidate: {ABORTED}", None),
+        ("a pause does not hold a rollback that is under way", replace(AT_10, paused=PAUSED, weight=0,
+         abort_reason=ABORTED), at(20), Step.STOP_CANDIDATE, f"stop the candidate: {ABORTED}", None),
+    ],
+)  # fmt: skip
+def test_decide_with_operator_commands(
+    name: str, observed: Observed, now: datetime, step: Step, reason: str, weight: int | None
+) -> None:
+    decision = decide(observed, SPEC, now)
+    assert (decision.step, decision.weight) == (step, weight), name
+    assert reason in decision.reason, (name, decision.reason)
 
 
 def test_all_or_nothing_backend_switches_straight_to_100() -> None:
