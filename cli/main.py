@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from cli import approvals, checks, config, images, policy, release, sample, server, webhook
+from cli import approvals, checks, config, images, policy, release, rollout, sample, server, webhook
 from cli.app import app
 
 __all__ = ["app", "main"]  # the app with every command on it (cli.app's alone has none)
@@ -14,6 +14,7 @@ app.command("rollback")(release.rollback)
 app.command("status")(release.status)
 app.add_typer(approvals.commands, name="approvals")
 app.add_typer(policy.commands, name="policy")
+app.add_typer(rollout.commands, name="rollout")
 app.add_typer(checks.commands, name="run")
 app.add_typer(config.commands, name="config")
 app.add_typer(sample.commands, name="sample")

@@ -17,9 +17,13 @@ from rich.table import Table
 from cli.app import EXIT_FAILED, EXIT_PASSED, guard, out
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shipyard.config import PipelineConfig
     from shipyard.ledger import Ledger
     from shipyard.release.backend import Backend
+    from shipyard.release.engine import Engine
+    from shipyard.release.rollout import Decision
 
 TargetOption = Annotated[
     str | None, typer.Option(help="Which of the environment's targets, by backend: local, kubernetes, ecs")
@@ -76,6 +80,22 @@ def _open(config_path: Path, environment: str, target: str | None) -> Iterator[t
         yield config, resources.ledger, backend_for(config, environment, root, resources.home, target)
 
 
+@contextmanager
+def engine_for(
+    config_path: Path, environment: str, app: str, target: str | None,
+    on_step: Callable[[Decision], None] | None = None,
+) -> Iterator[tuple[Ledger, Engine, str]]:  # fmt: skip
+    """The ledger, an engine for the app on the environment's target, and the name its releases are recorded
+    under."""
+    from shipyard.release import setup
+    from shipyard.release.engine import Engine
+
+    with _open(config_path, environment, target) as (config, ledger, backend):
+        spec, smoke = setup.rollout_spec(config, environment), setup.smoke_checks(config, app)
+        engine = Engine(ledger, backend, spec, smoke, on_step=on_step or (lambda decision: None))
+        yield ledger, engine, setup.ledger_environment(config, environment, target)
+
+
 def _deploy(
     environment: str,
     app: str,
@@ -87,28 +107,19 @@ def _deploy(
     target: str | None,
 ) -> bool:
     from shipyard.ledger import EventKind
-    from shipyard.release import setup
     from shipyard.release.artifact import digest_of
-    from shipyard.release.engine import Engine, ReleaseRequest
-    from shipyard.release.rollout import Decision, Step
+    from shipyard.release.engine import ReleaseRequest
+    from shipyard.release.rollout import Step
 
-    with _open(config_path, environment, target) as (config, ledger, backend):
+    def show(decision: Decision) -> None:
+        routed = "" if decision.step is Step.WAIT else f"  [{_weights(engine.backend, app)}]"
+        out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False, markup=False)
 
-        def show(decision: Decision) -> None:
-            routed = "" if decision.step is Step.WAIT else f"  [{_weights(backend, app)}]"
-            out.print(f"  {decision.step.value:<16} {decision.reason}{routed}", highlight=False, markup=False)
-
-        engine = Engine(
-            ledger,
-            backend,
-            setup.rollout_spec(config, environment),
-            setup.smoke_checks(config, app),
-            on_step=show,
-        )
+    with engine_for(config_path, environment, app, target, show) as (ledger, engine, recorded):
+        backend = engine.backend
         # the operator names what ships; its digest is taken now and checked before every start of a colour
         digest = digest_of(artifact)
         artifact = backend.prepare(app, artifact, version, sha)
-        recorded = setup.ledger_environment(config, environment, target)
         outcome = engine.deploy(ReleaseRequest(recorded, app, version, sha, artifact, actor, artifact_digest=digest))
         colour = "green" if outcome.succeeded else "red"
         word = "promoted" if outcome.succeeded else "rolled back"

@@ -50,6 +50,7 @@ class EventKind(StrEnum):
     RESTORED = "restored"  # put back at 100% by an emergency rollback
     SCALED_DOWN = "scaled-down"
     NOTE = "note"
+    COMMAND = "command"  # an operator's abort, promote, pause or resume (details["command"]), with who and why
 
 
 SERVING = (EventKind.PROMOTED, EventKind.RESTORED)

@@ -17,7 +17,17 @@ from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
 from shipyard.release.lock import Hold, holding
 from shipyard.release.probe import LoadGenerator
-from shipyard.release.rollout import Check, Decision, Observed, RolloutSpec, Step, decide, plan_steps
+from shipyard.release.rollout import (
+    Check,
+    Command,
+    Decision,
+    Observed,
+    Promote,
+    RolloutSpec,
+    Step,
+    decide,
+    plan_steps,
+)
 from shipyard.release.smoke import SmokeCheck, run_smoke
 
 ENGINE = "engine"
@@ -114,6 +124,7 @@ class Engine:
         shifts = [e for e in events if e.kind is EventKind.SHIFTED]
         failed = _last(events, EventKind.FAILED)
         promoted = _last(events, EventKind.PROMOTED)
+        orders = Orders.of(events)
         started = [e for e in events if e.kind is EventKind.NOTE and e.details.get("action") == Step.START_CANDIDATE]
         return Observed(
             has_stable=self._has_stable(release),
@@ -127,8 +138,10 @@ class Engine:
             preview_smoke=_smoke(events, "preview"),
             final_smoke=_smoke(events, "final"),
             promoted_at=promoted.at if promoted else None,
-            abort_reason=failed.reason if failed else None,
+            abort_reason=failed.reason if failed else orders.abort,
             alarm=None if promoted or failed else self.backend.alarm(release.app),
+            paused=orders.paused,
+            promote=orders.promote,
         )
 
     def act(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
@@ -279,6 +292,30 @@ ACTIONS: dict[Step, Callable[[Engine, ReleaseView, Decision, LoadGenerator], Non
     Step.SCALE_DOWN_OLD: Engine._scale_down_old,
     Step.STOP_CANDIDATE: Engine._stop_candidate,
 }
+
+
+@dataclass(frozen=True)
+class Orders:
+    """What operators asked of a release (COMMAND events), as decide() reads it: an abort stands, the latest of
+    pause and resume wins, a promote stands (--full once asked)."""
+
+    abort: str | None = None
+    paused: str | None = None
+    promote: Promote | None = None
+
+    @classmethod
+    def of(cls, events: list[EventView]) -> Orders:
+        commands = [e for e in events if e.kind is EventKind.COMMAND]
+        said = {e.details.get("command"): e for e in commands}  # the latest of each
+        abort = said.get(Command.ABORT)
+        pauses = [e for e in commands if e.details.get("command") in (Command.PAUSE, Command.RESUME)]
+        paused = pauses[-1] if pauses and pauses[-1].details.get("command") == Command.PAUSE else None
+        full = Command.PROMOTE_FULL in said
+        return cls(
+            f"aborted by {abort.actor}: {abort.reason}" if abort else None,
+            f"paused by {paused.actor}: {paused.reason}" if paused else None,
+            Promote.FULL if full else Promote.AFTER_ANALYSIS if Command.PROMOTE in said else None,
+        )
 
 
 def _last(events: list[EventView], kind: EventKind) -> EventView | None:

@@ -86,6 +86,16 @@ class Analysis:
     p95_ms: float
 
 
+class Command(StrEnum):
+    """What an operator can ask of a release in progress (`shipyard rollout ...`)."""
+
+    ABORT = "abort"  # roll back now
+    PROMOTE = "promote"  # skip the remaining steps once the current analysis passes
+    PROMOTE_FULL = "promote-full"  # skip them now, analysis included (recorded as such)
+    PAUSE = "pause"  # hold the current weight
+    RESUME = "resume"
+
+
 class Promote(StrEnum):
     AFTER_ANALYSIS = "promote"  # the current step's analysis still has to pass, then straight to 100%
     FULL = "promote-full"  # now, without the rest of the analysis (the ledger says so); the final smoke still runs
