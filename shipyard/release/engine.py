@@ -6,13 +6,14 @@ engine at any point and running it again continues the same release to a consist
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shipyard.errors import InputError, ShipyardError
-from shipyard.ledger.leases import Lease
+from shipyard.errors import ShipyardError
+from shipyard.ledger.leases import Lease, LeaseLost
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
 from shipyard.release.lock import Hold, holding
@@ -31,6 +32,7 @@ from shipyard.release.rollout import (
 from shipyard.release.smoke import SmokeCheck, run_smoke
 
 ENGINE = "engine"
+INFRASTRUCTURE_TRIES = 3  # passes in a row that may fail on the ledger, router or backend before traffic goes back
 
 
 @dataclass(frozen=True)
@@ -91,30 +93,65 @@ class Engine:
                 self.hold = None
 
     def _deploy(self, request: ReleaseRequest) -> Outcome:
-        release = self._resume_or_start(request)
+        interrupted = self._interrupted(request)
+        if interrupted is not None:  # its engine died with the lock; this one finishes it first: back to 100%
+            why = "interrupted: its engine stopped before the end; rolled back by the next release's engine"
+            self._record_once(interrupted, EventKind.COMMAND, why, key="interrupted", details={"command": "abort"})
+            self._run(interrupted)
+        return self._run(self._resume_or_start(request))
+
+    def _run(self, release: ReleaseView) -> Outcome:
         _, note = plan_steps(self.spec, self.backend.capabilities, self._has_stable(release))
         if note:
             self._record_once(release, EventKind.NOTE, note, key="steps")
-        outcome = Outcome(release, False, "")
         url = self.backend.router_url(release.app)
         probe = LoadGenerator(
             url, keepalive_clients=2, fresh_clients=0, path=self.probe_path, rate=self.spec.probe_rate
         )
+        errors = 0
         with probe:
             while True:
-                self._renew()
-                observed = self.observe(release, probe)
-                decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
-                self.on_step(decision)
-                if decision.terminal:
-                    return self._finish(release, decision, outcome)
-                self._renew()  # again right before acting: a holder stopped mid-pass acts on nothing it lost
                 try:
-                    self.act(release, decision, probe)
-                except ShipyardError as exc:
-                    if observed.abort_reason or observed.promoted_at:  # a failing way back needs a human
-                        raise
-                    self._record_once(release, EventKind.FAILED, f"{decision.step.value} failed: {exc}")
+                    decision = self._pass(release, probe)
+                    errors = 0
+                except LeaseLost:
+                    raise
+                except Exception:  # the ledger, the router or the backend failed: a few tries, then back to 100%
+                    errors += 1
+                    if errors < INFRASTRUCTURE_TRIES:
+                        time.sleep(self.poll * errors)
+                        continue
+                    self._salvage(release)
+                    raise
+                if decision.terminal:
+                    return self._finish(release, decision, Outcome(release, False, ""))
+
+    def _pass(self, release: ReleaseView, probe: LoadGenerator) -> Decision:
+        """One observe-decide-act; returns the decision (a terminal one is not acted on)."""
+        self._renew()
+        observed = self.observe(release, probe)
+        decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
+        self.on_step(decision)
+        if decision.terminal:
+            return decision
+        self._renew()  # again right before acting: a holder stopped mid-pass acts on nothing it lost
+        try:
+            self.act(release, decision, probe)
+        except ShipyardError as exc:
+            if isinstance(exc, LeaseLost) or observed.abort_reason or observed.promoted_at:
+                raise  # a failing way back needs a human (or the next engine)
+            self._record_once(release, EventKind.FAILED, f"{decision.step.value} failed: {exc}")
+        return decision
+
+    def _salvage(self, release: ReleaseView) -> None:
+        """The release cannot go on: all traffic back on the stable colour, whatever the ledger can still record
+        (the next engine that takes the lock finishes the record: the release is unfinished there)."""
+        if not self._has_stable(release):
+            return
+        stable = other(release.colour)
+        with contextlib.suppress(Exception):  # the error that stopped the release is the one raised
+            if self.backend.running(release.app, stable):
+                self.backend.set_weights(release.app, {stable: 100, release.colour: 0})
 
     def observe(self, release: ReleaseView, probe: LoadGenerator) -> Observed:
         events = self.ledger.events(release.id)
@@ -209,15 +246,17 @@ class Engine:
         self._record_once(release, EventKind.ROLLED_BACK, decision.reason)
         return outcome
 
+    def _interrupted(self, request: ReleaseRequest) -> ReleaseView | None:
+        """Another commit's release that never ended (this engine holds the lock, so nobody runs it any more)."""
+        unfinished = self._unfinished(request.environment, request.app, request)
+        if unfinished is None or (unfinished.version, unfinished.sha) == (request.version, request.sha):
+            return None
+        return unfinished
+
     def _resume_or_start(self, request: ReleaseRequest) -> ReleaseView:
         unfinished = self._unfinished(request.environment, request.app, request)
         if unfinished is not None:
-            if (unfinished.version, unfinished.sha) == (request.version, request.sha):
-                return unfinished
-            raise InputError(
-                f"{request.app} {unfinished.version} ({unfinished.sha[:12]}) is still being released to "
-                f"{request.environment}; let it finish or roll it back first"
-            )
+            return unfinished  # the same commit's (another's was finished first)
         current = self.ledger.current(request.environment, request.app)
         serving = serving_colour(self.backend, request.app) or (current.colour if current else None)
         colour = other(serving) if serving else COLOURS[0]  # the router's view wins: a rollback may have moved it
@@ -261,8 +300,11 @@ class Engine:
         except RouterError:
             return {}  # no router yet: nothing is routed anywhere
 
-    def _record_once(self, release: ReleaseView, kind: EventKind, reason: str, key: str | None = None) -> None:
-        self._write(release.id, kind, reason, idempotency_key=f"release-{release.id}:{key or kind}")
+    def _record_once(
+        self, release: ReleaseView, kind: EventKind, reason: str, key: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:  # fmt: skip
+        self._write(release.id, kind, reason, details=details, idempotency_key=f"release-{release.id}:{key or kind}")
 
     def _write(
         self, release_id: int, kind: EventKind, reason: str, weight: int | None = None,

@@ -188,3 +188,46 @@ def test_a_release_folder_changed_after_it_was_recorded_never_starts_and_the_led
     assert engine.backend.weights("api")[first.release.colour] == 100  # the previous release keeps serving
     current = engine.ledger.current("production", "api")
     assert current is not None and current.version == "1.0.0"
+
+
+class FailingLedger(Ledger):
+    """The ledger's database goes away once traffic reached 10%: every write fails from then on."""
+
+    broken = False
+
+    def record(self, release_id: int, kind: EventKind, *args: Any, **kwargs: Any) -> Any:
+        if self.broken:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("INSERT INTO release_events", {}, Exception("server closed the connection"))
+        event = super().record(release_id, kind, *args, **kwargs)
+        if kind is EventKind.SHIFTED and kwargs.get("weight") == 10:
+            FailingLedger.broken = True
+        return event
+
+
+def test_a_ledger_gone_mid_release_puts_traffic_back_and_the_next_engine_finishes_the_record(
+    engine: Engine,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    assert deploy(engine, "1.0.0").succeeded and deploy(engine, "1.1.0").succeeded
+    serving = engine.backend.weights("api")
+    failing = FailingLedger(engine.ledger.url)
+    broken = Engine(failing, engine.backend, FAST, SMOKE, poll=0.2)
+    try:
+        with pytest.raises(OperationalError):
+            deploy(broken, "1.2.0")
+        assert engine.backend.weights("api") == serving, "traffic went back to the stable colour"
+    finally:
+        FailingLedger.broken = False
+        failing.close()
+    interrupted = next(e for e in engine.ledger.recent_events("production", "api") if e.kind is EventKind.STARTED)
+    assert engine.ledger.release(interrupted.release_id).version == "1.2.0"
+    assert "rolled-back" not in kinds(engine, interrupted.release_id)  # what the failed engine could not write
+
+    nxt = deploy(engine, "1.3.0")  # the next engine to take the lock finishes 1.2.0 first, then releases 1.3.0
+    assert nxt.succeeded, nxt.reason
+    history = kinds(engine, interrupted.release_id)
+    assert history[-2:] == ["failed", "rolled-back"] and "command" in history, history
+    assert engine.backend.weights("api")[nxt.release.colour] == 100
