@@ -11,6 +11,7 @@ import typer
 
 from cli.app import EXIT_FAILED, EXIT_PASSED, group, guard, out
 from cli.release import engine_for
+from shipyard.errors import InputError
 from shipyard.release.rollout import Command
 
 commands = group("Control a release in progress: abort, promote, pause, resume, retry, abandon.")
@@ -89,16 +90,19 @@ def _order(environment: str, app: str, command: Command, actor: str, reason: str
 
     def ordered() -> None:
         with engine_for(config, environment, app, target) as (ledger, engine, recorded):
-            done, outcome = control.order(ledger, engine, recorded, app, command, actor, reason)
-        release = f"{app} {done.release.version}"
+            release = control.in_progress(ledger, recorded, app)
+            if release is None:
+                raise InputError(f"no release of {app} is in progress in {environment}: nothing to {command.value}")
+            done, outcome = control.order(ledger, engine, release, command, actor, reason)
+        name = f"{app} {done.release.version}"
         if done.holder is not None:
-            out.print(f"{command.value} recorded for {release}; its engine ({done.holder.holder}) honours it within a "
+            out.print(f"{command.value} recorded for {name}; its engine ({done.holder.holder}) honours it within a "
                       "second", highlight=False, markup=False)  # fmt: skip
         elif outcome is None:
-            out.print(f"{command.value} recorded for {release}; no engine runs it now", highlight=False, markup=False)
+            out.print(f"{command.value} recorded for {name}; no engine runs it now", highlight=False, markup=False)
         else:
             word = "promoted" if outcome.succeeded else "rolled back"
-            out.print(f"{release}: no engine ran it, so this command did: {word}: {outcome.reason}",
+            out.print(f"{name}: no engine ran it, so this command did: {word}: {outcome.reason}",
                       highlight=False, markup=False)  # fmt: skip
 
     guard(ordered)

@@ -33,17 +33,22 @@ def in_progress(ledger: Ledger, environment: str, app: str) -> ReleaseView | Non
     return None
 
 
+def latest(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
+    """The app's latest release, whatever became of it."""
+    started = next((e for e in ledger.recent_events(environment, app, limit=200) if e.kind is EventKind.STARTED), None)
+    return ledger.release(started.release_id) if started else None
+
+
 def order(
-    ledger: Ledger, engine: Engine, environment: str, app: str, command: Command, actor: str, reason: str
+    ledger: Ledger, engine: Engine, release: ReleaseView | None, command: Command, actor: str, reason: str
 ) -> tuple[Ordered, Outcome | None]:
-    """Record the command on the release in progress; run the engine for it when none does."""
-    release = in_progress(ledger, environment, app)
+    """Record the command on the release; run the engine for it when none does."""
     if release is None:
-        raise InputError(f"no release of {app} is in progress in {environment}: nothing to {command.value}")
+        raise InputError(f"no release is in progress: nothing to {command.value}")
     if not reason.strip():
         raise InputError(f"a {command.value} needs a reason (recorded with who gave it)")
     ledger.record(release.id, EventKind.COMMAND, actor, reason, details={"command": command.value})
-    holder = ledger.leases.holder(environment, app)
+    holder = ledger.leases.holder(release.environment, release.app)
     if holder is not None or command not in RUNS_THE_ENGINE:
         return Ordered(release, command, holder), None
     return Ordered(release, command, None), engine.deploy(request_of(release, actor))
@@ -55,17 +60,17 @@ def abandon(ledger: Ledger, engine: Engine, environment: str, app: str, actor: s
     holder = ledger.leases.holder(environment, app)
     if holder is not None:
         raise InputError(f"{app} in {environment} is being released by {holder.holder}: abort it instead")
-    _, outcome = order(ledger, engine, environment, app, Command.ABORT, actor, f"abandoned: {reason}")
+    release = in_progress(ledger, environment, app)
+    _, outcome = order(ledger, engine, release, Command.ABORT, actor, f"abandoned: {reason}")
     assert outcome is not None, "nobody held the lock: the command ran the release to its end"
     return outcome
 
 
 def retry(ledger: Ledger, engine: Engine, environment: str, app: str, actor: str, reason: str) -> Outcome:
     """The latest release again, as a new release of the same artifact, when it was rolled back."""
-    latest = next((e for e in ledger.recent_events(environment, app, limit=200) if e.kind is EventKind.STARTED), None)
-    if latest is None:
+    release = latest(ledger, environment, app)
+    if release is None:
         raise InputError(f"no release of {app} in {environment} to retry")
-    release = ledger.release(latest.release_id)
     if EventKind.ROLLED_BACK not in {e.kind for e in ledger.events(release.id)}:
         raise InputError(f"{app} {release.version} in {environment} did not fail: nothing to retry")
     return engine.deploy(request_of(release, actor, f"retry: {reason}"))

@@ -1,19 +1,26 @@
 """Emergency rollback: the previous stable release back at 100% in seconds, without running any pipeline.
 
-The release to restore always starts on the idle colour (the one not taking traffic), is health-checked, and only
-then gets the traffic; if it does not get ready, traffic stays where it was and nothing is recorded as restored.
+A release in progress is aborted first (recorded), by its own engine or, when none runs it, here: the release
+before it is then the one at 100%, and nothing interleaves with it. Otherwise the release to restore runs on the
+idle colour: still warm inside the rollback window (the scale-down delay after the last release), it only gets the
+traffic back, without any analysis (Argo's rollbackWindow); cold, it is started, health-checked, and only then gets
+the traffic; if it does not get ready, traffic stays where it was and nothing is recorded as restored.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.backend import Backend, other, serving_colour
+from shipyard.release.control import in_progress, latest, order
+from shipyard.release.engine import Engine
 from shipyard.release.lock import Hold, holding
-from shipyard.release.rollout import Health
+from shipyard.release.rollout import Command, Health, RolloutSpec
+
+ABORT_WAIT = 60.0  # how long a rollback waits for the engine it asked to abort to let go of the lock
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,30 @@ def emergency_rollback(
     ready_timeout: float = 60.0,
     lock_wait: float = 0.0,
 ) -> RollbackResult:
-    """Holding the app's lock (a release in progress holds it: LockHeld says whose, after lock_wait seconds)."""
+    """Holding the app's lock (LockHeld says whose, after lock_wait seconds)."""
+    started = time.monotonic()
+    running = ledger.leases.holder(environment, app) is not None  # an engine still on its latest release
+    in_flight = in_progress(ledger, environment, app) or (latest(ledger, environment, app) if running else None)
+    if in_flight is not None:
+        aborted = _abort(ledger, backend, in_flight, actor, reason)
+        if to_version is None or to_version == aborted.restored.version:
+            return replace(aborted, seconds=time.monotonic() - started)
+        lock_wait = max(lock_wait, ABORT_WAIT)
     with holding(ledger, environment, app, actor, f"emergency rollback: {reason}", lock_wait) as hold:
         return _roll_back(ledger, backend, hold, environment, app, actor, reason, to_version, ready_timeout)
+
+
+def _abort(ledger: Ledger, backend: Backend, in_flight: ReleaseView, actor: str, reason: str) -> RollbackResult:
+    """The release in progress (or still kept warm by its engine) rolled back by its engine, or by one run here when
+    its own is gone."""
+    engine = Engine(ledger, backend, RolloutSpec(), [], poll=0.1, lock_wait=ABORT_WAIT)
+    order(ledger, engine, in_flight, Command.ABORT, actor, f"emergency rollback: {reason}")
+    with holding(ledger, in_flight.environment, in_flight.app, actor, "after an abort", ABORT_WAIT):
+        pass  # the aborting engine has let go: the release it ran is rolled back
+    serving = ledger.current(in_flight.environment, in_flight.app)
+    if serving is None:
+        raise ShipyardError(f"{in_flight.app} {in_flight.version} was aborted; no earlier release serves")
+    return RollbackResult(serving, in_flight, serving.colour, 0.0, ())
 
 
 def _roll_back(
@@ -80,15 +108,32 @@ def _roll_back(
         )
     serving = serving_colour(backend, app) or current.colour
     idle = other(serving)
-    backend.start(app, idle, target)
-    _wait_ready(backend, app, idle, target, ready_timeout)
+    fast = _warm(ledger, backend, current, target, idle)
+    if not fast:
+        backend.start(app, idle, target)
+        _wait_ready(backend, app, idle, target, ready_timeout)
     hold.renew()  # still ours after the wait: nobody else moved traffic meanwhile
     backend.set_weights(app, {idle: 100, serving: 0})
-    details = {"colour": idle, "from": current.version, "warnings": warnings}
+    details = {"colour": idle, "from": current.version, "warnings": warnings, "warm": fast}
     ledger.record(current.id, EventKind.ROLLED_BACK, actor, reason, weight=0, details=details, fence=hold.lease)
     ledger.record(target.id, EventKind.RESTORED, actor, reason, weight=100, details=details, fence=hold.lease)
     backend.stop(app, serving)
     return RollbackResult(target, current, idle, time.monotonic() - started, tuple(warnings))
+
+
+def _warm(ledger: Ledger, backend: Backend, current: ReleaseView, target: ReleaseView, idle: str) -> bool:
+    """Inside the rollback window: the idle colour still runs the release to restore (it served right before the
+    current one, was not scaled down since, and nothing else started there) and answers healthy."""
+    if target.colour != idle or not backend.running(target.app, idle):
+        return False
+    latest = next(e for e in ledger.recent_events(current.environment, current.app) if e.kind is EventKind.STARTED)
+    if latest.release_id != current.id:
+        return False
+    events = ledger.events(target.id)
+    served = [i for i, e in enumerate(events) if e.kind in (EventKind.PROMOTED, EventKind.RESTORED)]
+    if not served or any(e.kind is EventKind.SCALED_DOWN for e in events[served[-1] :]):
+        return False
+    return backend.health(target.app, idle) is Health.HEALTHY
 
 
 def _wait_ready(backend: Backend, app: str, colour: str, release: ReleaseView, timeout: float) -> None:

@@ -144,7 +144,7 @@ def plan_steps(spec: RolloutSpec, capabilities: Capabilities, has_stable: bool) 
 
 def decide(o: Observed, spec: RolloutSpec, now: datetime, capabilities: Capabilities = Capabilities()) -> Decision:
     steps, _ = plan_steps(spec, capabilities, o.has_stable)
-    if o.promoted_at is not None:  # done; undoing a promoted release is the emergency rollback, not this machine
+    if o.promoted_at is not None:  # done, but an abort while the old colour is kept warm still rolls back
         return _after_promotion(o, spec, now)
     reason = o.abort_reason or _abort_reason(o, spec, now)
     if reason:
@@ -228,6 +228,8 @@ def _roll_back(o: Observed, cause: str) -> Decision:
 
 
 def _after_promotion(o: Observed, spec: RolloutSpec, now: datetime) -> Decision:
+    if o.abort_reason and o.has_stable:  # inside the rollback window the old colour is warm: traffic back, no analysis
+        return _roll_back(o, o.abort_reason)
     if not o.stable_running or not o.has_stable:
         return Decision(Step.DONE, "candidate promoted and serving 100%")
     left = spec.scale_down_delay - (now - (o.promoted_at or now))
