@@ -55,12 +55,14 @@ def migrate_database(config: PipelineConfig, environment: str, app: str, folder:
 
 
 @task(name="blue-green", task_run_name="blue-green {request.app} {request.version} in {request.environment}",
+      retries=2, retry_delay_seconds=BACKOFF, retry_condition_fn=retry_unless(InputError),
       cache_policy=NO_CACHE)  # fmt: skip
 def blue_green(
     config: PipelineConfig, request: ReleaseRequest, ledger: Ledger, backend: Backend, steps: list[int] | None = None
 ) -> Outcome:
     """One cutover per app and environment at a time, across runs, workers and the CLI: the engine holds the app's
-    lock in the ledger and waits for a holder before it (another run's cutover, a rollback)."""
+    lock in the ledger and waits for a holder before it (another run's cutover, a rollback). An infrastructure
+    failure (ledger, router, backend) has put traffic back on the stable colour: a retry resumes the release."""
     logger = get_run_logger()
     spec = setup.rollout_spec(config, request.environment)
     if steps:
