@@ -26,7 +26,7 @@ from tests.support.colours import ROOT
 from tests.support.configs import LOCAL_PRODUCTION
 
 pytestmark = pytest.mark.slow
-PAUSE = 4  # seconds of analysis at each step: long enough to give commands in
+PAUSE = 8  # seconds of analysis at each step: long enough to give a command in on a loaded machine
 CONFIG = (
     LOCAL_PRODUCTION
     + f"""\

@@ -195,13 +195,16 @@ class FailingLedger(Ledger):
 
     broken = False
 
-    def record(self, release_id: int, kind: EventKind, *args: Any, **kwargs: Any) -> Any:
+    def record(
+        self, release_id: int, kind: EventKind, actor: str, reason: str = "", weight: int | None = None, *args: Any,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
         if self.broken:
             from sqlalchemy.exc import OperationalError
 
             raise OperationalError("INSERT INTO release_events", {}, Exception("server closed the connection"))
-        event = super().record(release_id, kind, *args, **kwargs)
-        if kind is EventKind.SHIFTED and kwargs.get("weight") == 10:
+        event = super().record(release_id, kind, actor, reason, weight, *args, **kwargs)
+        if kind is EventKind.SHIFTED and weight == 10:
             FailingLedger.broken = True
         return event
 
