@@ -86,3 +86,43 @@ def test_a_holder_stopped_past_its_lease_is_taken_over_and_its_late_writes_are_r
             os.kill(stale.pid, signal.SIGCONT)
             stale.kill()
         ledger.close()
+
+
+def test_a_rollback_at_50_50_aborts_the_rollout_and_the_previous_release_ends_at_100(
+    setup: tuple[Path, dict[str, str]],
+) -> None:
+    config, env = setup
+    assert deploy(config, env, "3.0").returncode == 0
+    rollout = start_deploy(config, env, "3.1", "deployer")
+    ledger = ledger_of(env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            shifted = [e for e in ledger.recent_events("production", "api") if e.kind is EventKind.SHIFTED]
+            if shifted and shifted[0].weight == 50:
+                break
+            time.sleep(0.1)
+        back = shipyard_rollback(config, env)
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert rollout.wait(timeout=60) == 1, rollout.communicate()  # its engine rolled it back and said so
+        current = ledger.current("production", "api")
+        assert current is not None and current.version == "3.0"
+        assert versions_served(config, env) == {"3.0"}
+        events = ledger.recent_events("production", "api", limit=100)
+        aborted = next(e for e in events if e.kind is EventKind.FAILED)
+        assert aborted.reason == "aborted by oncall: emergency rollback: 5xx at 50%"
+        restored = [e for e in events if e.kind is EventKind.RESTORED]
+        assert restored == [], "nothing else ran: the abort itself put 3.0 back"
+        backend = local_backend(load_config(config), "production", Home(Path(env["SHIPYARD_HOME"])))
+        assert backend.weights("api")[current.colour] == 100
+    finally:
+        if rollout.poll() is None:
+            rollout.kill()
+        ledger.close()
+
+
+def shipyard_rollback(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    args = ["rollback", "production", "--app", "api", "--as", "oncall", "--reason", "5xx at 50%", "--config",
+            str(config)]  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
