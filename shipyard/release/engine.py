@@ -16,7 +16,7 @@ from shipyard.errors import ShipyardError
 from shipyard.ledger.leases import Lease, LeaseLost
 from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
-from shipyard.release.lock import Hold, holding
+from shipyard.release.lock import LEASE_SECONDS, Hold, holding
 from shipyard.release.probe import LoadGenerator
 from shipyard.release.rollout import (
     Check,
@@ -67,9 +67,10 @@ class Engine:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_step: Callable[[Decision], None] = lambda decision: None,
         lock_wait: float = 0.0,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         """lock_wait: how long deploy() waits for the app's lock held by another release or rollback (0: it says who
-        holds it and stops)."""
+        holds it and stops). lease_seconds: how long the lock outlives this engine if it dies."""
         self.ledger = ledger
         self.backend = backend
         self.spec = spec
@@ -79,13 +80,15 @@ class Engine:
         self.clock = clock
         self.on_step = on_step
         self.lock_wait = lock_wait
+        self.lease_seconds = lease_seconds
         self.hold: Hold | None = None
 
     def deploy(self, request: ReleaseRequest) -> Outcome:
         """Run the release to its end, holding the app's lock; a re-run after a crash resumes the unfinished release
         of the same commit."""
         purpose = f"release {request.version} ({request.sha[:12]})"
-        with holding(self.ledger, request.environment, request.app, request.actor, purpose, self.lock_wait) as hold:
+        with holding(self.ledger, request.environment, request.app, request.actor, purpose, self.lock_wait,
+                     self.lease_seconds) as hold:  # fmt: skip
             self.hold = hold
             try:
                 return self._deploy(request)

@@ -39,6 +39,8 @@ def main(state: str, db: str, router: str, blue: str, green: str, version: str) 
         [SmokeCheck("/health")],
         poll=0.2,
         on_step=lambda decision: print(f"step {decision.step.value}", flush=True),
+        lock_wait=10.0,  # a killed run's lock: its 1 s lease runs out, then this run takes over
+        lease_seconds=1.0,
     )
     outcome = engine.deploy(ReleaseRequest("production", "api", version, f"sha-{version}", f"img:{version}", "ci"))
     print(f"outcome {'promoted' if outcome.succeeded else 'rolled-back'}: {outcome.reason}", flush=True)
