@@ -82,6 +82,7 @@ class Engine:
         self.lock_wait = lock_wait
         self.lease_seconds = lease_seconds
         self.hold: Hold | None = None
+        self._seen: Observed | None = None  # the last pass's view, for a salvage when the ledger is gone
 
     def deploy(self, request: ReleaseRequest) -> Outcome:
         """Run the release to its end, holding the app's lock; a re-run after a crash resumes the unfinished release
@@ -111,7 +112,7 @@ class Engine:
         probe = LoadGenerator(
             url, keepalive_clients=2, fresh_clients=0, path=self.probe_path, rate=self.spec.probe_rate
         )
-        errors = 0
+        errors, self._seen = 0, None
         with probe:
             while True:
                 try:
@@ -132,7 +133,7 @@ class Engine:
     def _pass(self, release: ReleaseView, probe: LoadGenerator) -> Decision:
         """One observe-decide-act; returns the decision (a terminal one is not acted on)."""
         self._renew()
-        observed = self.observe(release, probe)
+        observed = self._seen = self.observe(release, probe)
         decision = decide(observed, self.spec, self.clock(), self.backend.capabilities)
         self.on_step(decision)
         if decision.terminal:
@@ -149,8 +150,9 @@ class Engine:
     def _salvage(self, release: ReleaseView) -> None:
         """The release cannot go on: all traffic back on the stable colour, whatever the ledger can still record
         (the next engine that takes the lock finishes the record: the release is unfinished there)."""
-        if not self._has_stable(release):
-            return
+        seen = self._seen
+        if seen is None or not seen.has_stable or seen.promoted_at is not None:
+            return  # nothing to go back to, or the release is the stable one already (a scale-down failed)
         stable = other(release.colour)
         with contextlib.suppress(Exception):  # the error that stopped the release is the one raised
             if self.backend.running(release.app, stable):
