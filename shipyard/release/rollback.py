@@ -126,8 +126,8 @@ def _warm(ledger: Ledger, backend: Backend, current: ReleaseView, target: Releas
     current one, was not scaled down since, and nothing else started there) and answers healthy."""
     if target.colour != idle or not backend.running(target.app, idle):
         return False
-    latest = next(e for e in ledger.recent_events(current.environment, current.app) if e.kind is EventKind.STARTED)
-    if latest.release_id != current.id:
+    newest = latest(ledger, current.environment, current.app)
+    if newest is None or newest.id != current.id:
         return False
     events = ledger.events(target.id)
     served = [i for i, e in enumerate(events) if e.kind in (EventKind.PROMOTED, EventKind.RESTORED)]

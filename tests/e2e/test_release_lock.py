@@ -18,7 +18,7 @@ from shipyard.home import Home
 from shipyard.ledger import EventKind, Ledger
 from shipyard.release.lock import LEASE_SECONDS
 from shipyard.release.setup import local_backend
-from tests.e2e.test_release_cli import deploy, setup, versions_served
+from tests.e2e.test_release_cli import deploy, setup, shipyard, versions_served
 from tests.support.colours import ROOT
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,17 @@ def start_deploy(config: Path, env: dict[str, str], version: str, actor: str) ->
             "img", "--as", actor, "--config", str(config)]  # fmt: skip
     return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def at_weight(ledger: Ledger, weight: int) -> None:
+    """Until the latest shift put this weight on the new release (as it goes out as its own process)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        shifted = [e for e in ledger.recent_events("production", "api") if e.kind is EventKind.SHIFTED]
+        if shifted and shifted[0].weight == weight:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no shift to {weight}% within 120 s")
 
 
 def ledger_of(env: dict[str, str]) -> Ledger:
@@ -60,12 +71,7 @@ def test_a_holder_stopped_past_its_lease_is_taken_over_and_its_late_writes_are_r
     stale = start_deploy(config, env, "2.1", "engine-a")
     ledger = ledger_of(env)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # stopped once traffic is partly on the new release
-            shifted = [e for e in ledger.recent_events("production", "api") if e.kind is EventKind.SHIFTED]
-            if shifted and shifted[0].weight == 10:
-                break
-            time.sleep(0.1)
+        at_weight(ledger, 10)  # stopped once traffic is partly on the new release
         os.kill(stale.pid, signal.SIGSTOP)
         time.sleep(LEASE_SECONDS + 1)
         taken = deploy(config, env, "2.1", "--as", "engine-b")  # the same release: taken over and finished
@@ -96,13 +102,10 @@ def test_a_rollback_at_50_50_aborts_the_rollout_and_the_previous_release_ends_at
     rollout = start_deploy(config, env, "3.1", "deployer")
     ledger = ledger_of(env)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            shifted = [e for e in ledger.recent_events("production", "api") if e.kind is EventKind.SHIFTED]
-            if shifted and shifted[0].weight == 50:
-                break
-            time.sleep(0.1)
-        back = shipyard_rollback(config, env)
+        at_weight(ledger, 50)
+        back = shipyard(
+            config, env, "rollback", "production", "--app", "api", "--as", "oncall", "--reason", "5xx at 50%"
+        )
         assert back.returncode == 0, back.stdout + back.stderr
         assert rollout.wait(timeout=60) == 1, rollout.communicate()  # its engine rolled it back and said so
         current = ledger.current("production", "api")
@@ -119,10 +122,3 @@ def test_a_rollback_at_50_50_aborts_the_rollout_and_the_previous_release_ends_at
         if rollout.poll() is None:
             rollout.kill()
         ledger.close()
-
-
-def shipyard_rollback(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    args = ["rollback", "production", "--app", "api", "--as", "oncall", "--reason", "5xx at 50%", "--config",
-            str(config)]  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip

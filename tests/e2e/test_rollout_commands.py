@@ -22,6 +22,7 @@ from shipyard.release.lock import LEASE_SECONDS
 from shipyard.release.setup import local_backend
 from tests.capabilities import require_tools
 from tests.e2e.test_release_cli import shipyard, versions_served
+from tests.e2e.test_release_lock import start_deploy
 from tests.support.colours import ROOT
 from tests.support.configs import LOCAL_PRODUCTION
 
@@ -50,10 +51,7 @@ def stage(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Ledger]]:
 
 
 def release(config: Path, env: dict[str, str], version: str) -> subprocess.Popen[str]:
-    args = ["deploy", "production", "--app", "api", "--version", version, "--sha", f"sha{version}", "--artifact",
-            "img", "--as", "deployer", "--config", str(config)]  # fmt: skip
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return start_deploy(config, env, version, "deployer")
 
 
 def rollout(config: Path, env: dict[str, str], command: str, *extra: str) -> subprocess.CompletedProcess[str]:
