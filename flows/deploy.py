@@ -189,7 +189,7 @@ def _cutover(
         revision = migrate_database(run.config, candidate.environment, app, prepared.folders[app])
         request = ReleaseRequest(
             candidate.environment, app, candidate.version, candidate.sha, prepared.artifacts[app], actor, why,
-            schema_revision=revision, artifact_digest=prepared.digests[app],
+            schema_revision=revision, artifact_digest=prepared.digests[app], run=str(flow_run.get_id()),
         )  # fmt: skip
         outcome = blue_green(run.config, request, run.resources.ledger, backend, list(steps) if steps else None)
         outcomes.append(outcome)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Update, or_, select, update
+from sqlalchemy import Update, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,21 +52,16 @@ class Leases:
 
     def acquire(self, environment: str, app: str, holder: str, purpose: str, seconds: float) -> Lease:
         """The lock, or LockHeld naming who has it."""
-        now = _now()
         self._ensure_row(environment, app)
-        take = (
-            update(LockRow)
-            .where(LockRow.environment == environment, LockRow.app == app)
-            .where(or_(LockRow.holder.is_(None), LockRow.expires_at < now))
-            .values(
-                holder=holder,
-                purpose=purpose,
-                token=LockRow.token + 1,
-                acquired_at=now,
-                expires_at=now + timedelta(seconds=seconds),
-            )
-        )
         with self._sessions.begin() as session:
+            now = _now(session)
+            take = (
+                update(LockRow)
+                .where(LockRow.environment == environment, LockRow.app == app)
+                .where(or_(LockRow.holder.is_(None), LockRow.expires_at < now))
+                .values(holder=holder, purpose=purpose, token=LockRow.token + 1, acquired_at=now,
+                        expires_at=now + timedelta(seconds=seconds))
+            )  # fmt: skip
             taken = session.connection().execute(take).rowcount == 1
             row = session.scalar(select(LockRow).where(LockRow.environment == environment, LockRow.app == app))
             assert row is not None
@@ -77,8 +72,8 @@ class Leases:
 
     def renew(self, lease: Lease, seconds: float) -> Lease:
         """The same lease for longer; LeaseLost when another holder took it meanwhile."""
-        expires = _now() + timedelta(seconds=seconds)
         with self._sessions.begin() as session:
+            expires = _now(session) + timedelta(seconds=seconds)
             if session.connection().execute(_mine(lease).values(expires_at=expires)).rowcount != 1:
                 raise LeaseLost(_lost(lease))
         return Lease(lease.environment, lease.app, lease.holder, lease.purpose, lease.token, expires)
@@ -86,13 +81,13 @@ class Leases:
     def release(self, lease: Lease) -> None:
         """Free the lock if it is still this lease's (a lost lease frees nothing)."""
         with self._sessions.begin() as session:
-            session.connection().execute(_mine(lease).values(holder=None, expires_at=_now()))
+            session.connection().execute(_mine(lease).values(holder=None, expires_at=_now(session)))
 
     def holder(self, environment: str, app: str) -> Lease | None:
         """Who holds the lock now, if anyone."""
         with self._sessions() as session:
             row = session.scalar(select(LockRow).where(LockRow.environment == environment, LockRow.app == app))
-            return _lease(row) if row is not None and row.holder and _utc(row.expires_at) > _now() else None
+            return _lease(row) if row is not None and row.holder and _utc(row.expires_at) > _now(session) else None
 
     @staticmethod
     def fence(session: Session, lease: Lease) -> None:
@@ -130,7 +125,12 @@ def _lease(row: LockRow) -> Lease:
     return Lease(row.environment, row.app, row.holder or "", row.purpose, row.token, _utc(row.expires_at))
 
 
-def _now() -> datetime:
+def _now(session: Session) -> datetime:
+    """The database's clock on PostgreSQL, where holders on several machines share the lock and their clocks may
+    differ; SQLite is one file on one machine, whose clock every holder reads."""
+    if session.get_bind().dialect.name == "postgresql":
+        now: datetime = session.execute(select(func.clock_timestamp())).scalar_one()
+        return _utc(now)
     return datetime.now(UTC)
 
 

@@ -209,9 +209,10 @@ class Ledger:
         reason: str = "",
         artifact_digest: str | None = None,
         fence: Lease | None = None,
+        idempotency_key: str | None = None,
     ) -> ReleaseView:
         """Create the release and its 'started' event together, or neither (nor either when `fence` is a lease
-        another holder has taken)."""
+        another holder has taken). The key, on the 'started' event, finds the release again (event_by_key)."""
         now = _now()
         with self._sessions.begin() as session:
             if fence is not None:
@@ -231,7 +232,7 @@ class Ledger:
             )
             session.add(row)
             session.flush()
-            session.add(_event(row.id, EventKind.STARTED, actor, reason, None, {}, None, now))
+            session.add(_event(row.id, EventKind.STARTED, actor, reason, None, {}, idempotency_key, now))
             return _release_view(row, environment)
 
     def record(
@@ -259,7 +260,7 @@ class Ledger:
                 session.flush()
                 return _event_view(row)
 
-        return _once(idempotency_key, self._by_key, insert)
+        return _once(idempotency_key, self.event_by_key, insert)
 
     def release(self, release_id: int) -> ReleaseView:
         with self._sessions() as session:
@@ -464,7 +465,7 @@ class Ledger:
             row = session.scalar(select(DecisionRow).where(DecisionRow.idempotency_key == key))
             return _decision_view(row, row.environment.name) if row else None
 
-    def _by_key(self, key: str) -> EventView | None:
+    def event_by_key(self, key: str) -> EventView | None:
         with self._sessions() as session:
             row = session.scalar(select(EventRow).where(EventRow.idempotency_key == key))
             return _event_view(row) if row else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shipyard.errors import InputError
-from shipyard.ledger.leases import Lease
+from shipyard.ledger.leases import Lease, LockHeld
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.engine import Engine, Outcome, ReleaseRequest
 from shipyard.release.rollout import Command
@@ -33,6 +33,25 @@ def in_progress(ledger: Ledger, environment: str, app: str) -> ReleaseView | Non
     return None
 
 
+def abortable(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
+    """The release an abort applies to: the one in progress, or the latest one promoted while the colour before it
+    is still kept warm (the rollback window; Argo ignored an abort after a full promotion, argo-rollouts#4461)."""
+    release = latest(ledger, environment, app)
+    if release is None:
+        return None
+    events = ledger.events(release.id)
+    if any(e.kind is EventKind.ROLLED_BACK for e in events):
+        return None
+    promoted = next((e for e in events if e.kind is EventKind.PROMOTED), None)
+    if promoted is None:
+        return release
+    earlier = [r for r in ledger.stable_stack(environment, app) if r.id != release.id]
+    if not earlier:
+        return None
+    scaled_down = any(e.kind is EventKind.SCALED_DOWN and e.at >= promoted.at for e in ledger.events(earlier[0].id))
+    return None if scaled_down else release
+
+
 def latest(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
     """The app's latest release, whatever became of it."""
     started = next((e for e in ledger.recent_events(environment, app, limit=200) if e.kind is EventKind.STARTED), None)
@@ -51,7 +70,10 @@ def order(
     holder = ledger.leases.holder(release.environment, release.app)
     if holder is not None or command not in RUNS_THE_ENGINE:
         return Ordered(release, command, holder), None
-    return Ordered(release, command, None), engine.deploy(request_of(release, actor))
+    try:
+        return Ordered(release, command, None), engine.finish(release, actor)
+    except LockHeld as held:  # its engine came back meanwhile: it reads the command on its next pass
+        return Ordered(release, command, held.held), None
 
 
 def abandon(ledger: Ledger, engine: Engine, environment: str, app: str, actor: str, reason: str) -> Outcome:

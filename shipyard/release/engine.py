@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
 from shipyard.errors import ShipyardError
 from shipyard.ledger.leases import Lease, LeaseLost
@@ -22,6 +24,7 @@ from shipyard.release.rollout import (
     Check,
     Command,
     Decision,
+    Health,
     Observed,
     Promote,
     RolloutSpec,
@@ -32,6 +35,7 @@ from shipyard.release.rollout import (
 from shipyard.release.smoke import SmokeCheck, run_smoke
 
 ENGINE = "engine"
+T = TypeVar("T")
 INFRASTRUCTURE_TRIES = 3  # passes in a row that may fail on the ledger, router or backend before traffic goes back
 
 
@@ -46,6 +50,7 @@ class ReleaseRequest:
     reason: str = ""
     schema_revision: str | None = None
     artifact_digest: str | None = None  # shipyard.release.artifact.digest_of, taken when the artifact was prepared
+    run: str | None = None  # who asks (a flow run): asked again, it resumes or reports its release, never starts one
 
 
 @dataclass
@@ -88,11 +93,27 @@ class Engine:
         """Run the release to its end, holding the app's lock; a re-run after a crash resumes the unfinished release
         of the same commit."""
         purpose = f"release {request.version} ({request.sha[:12]})"
-        with holding(self.ledger, request.environment, request.app, request.actor, purpose, self.lock_wait,
-                     self.lease_seconds) as hold:  # fmt: skip
+        with self._holding(request.environment, request.app, request.actor, purpose):
+            return self._deploy(request)
+
+    def finish(self, release: ReleaseView, actor: str, hold: Hold | None = None) -> Outcome:
+        """Run a release that exists to its end (an operator's command, a rollback's abort), holding the app's lock
+        (`hold`, when the caller has it already); one that ended meanwhile is reported, never started again."""
+        if hold is None:
+            with self._holding(release.environment, release.app, actor, f"finish release {release.version}"):
+                return self._ended(release) or self._run(release)
+        self.hold = hold
+        try:
+            return self._ended(release) or self._run(release)
+        finally:
+            self.hold = None
+
+    @contextlib.contextmanager
+    def _holding(self, environment: str, app: str, actor: str, purpose: str) -> Iterator[None]:
+        with holding(self.ledger, environment, app, actor, purpose, self.lock_wait, self.lease_seconds) as hold:
             self.hold = hold
             try:
-                return self._deploy(request)
+                yield
             finally:
                 self.hold = None
 
@@ -102,33 +123,46 @@ class Engine:
             why = "interrupted: its engine stopped before the end; rolled back by the next release's engine"
             self._record_once(interrupted, EventKind.COMMAND, why, key="interrupted", details={"command": "abort"})
             self._run(interrupted)
-        return self._run(self._resume_or_start(request))
+        release = self._resume_or_start(request)
+        return self._ended(release) or self._run(release)
+
+    def _ended(self, release: ReleaseView) -> Outcome | None:
+        """How a release ended when it was rolled back (by its engine, an abort, a rollback): it never runs again."""
+        rolled_back = _last(self.ledger.events(release.id), EventKind.ROLLED_BACK)
+        return Outcome(release, False, rolled_back.reason) if rolled_back else None
 
     def _run(self, release: ReleaseView) -> Outcome:
-        _, note = plan_steps(self.spec, self.backend.capabilities, self._has_stable(release))
-        if note:
-            self._record_once(release, EventKind.NOTE, note, key="steps")
+        self._seen = None
+        self._steadily(release, lambda: self._note_steps(release))
         url = self.backend.router_url(release.app)
         probe = LoadGenerator(
             url, keepalive_clients=2, fresh_clients=0, path=self.probe_path, rate=self.spec.probe_rate
         )
-        errors, self._seen = 0, None
         with probe:
             while True:
-                try:
-                    decision = self._pass(release, probe)
-                    errors = 0
-                except LeaseLost:
-                    raise
-                except Exception:  # the ledger, the router or the backend failed: a few tries, then back to 100%
-                    errors += 1
-                    if errors < INFRASTRUCTURE_TRIES:
-                        time.sleep(self.poll * errors)
-                        continue
+                decision = self._steadily(release, lambda: self._pass(release, probe))
+                if decision.terminal:
+                    return self._steadily(release, partial(self._finish, release, decision))
+
+    def _steadily(self, release: ReleaseView, step: Callable[[], T]) -> T:
+        """step, tried again when the ledger, the router or the backend fails; the last failure in a row puts the
+        traffic back on the stable colour and is raised (a lost lease at once: the lock is another's)."""
+        for attempt in range(1, INFRASTRUCTURE_TRIES + 1):
+            try:
+                return step()
+            except LeaseLost:
+                raise
+            except Exception:
+                if attempt == INFRASTRUCTURE_TRIES:
                     self._salvage(release)
                     raise
-                if decision.terminal:
-                    return self._finish(release, decision, Outcome(release, False, ""))
+                time.sleep(self.poll * attempt)
+        raise AssertionError("unreachable: the last try returns or raises")
+
+    def _note_steps(self, release: ReleaseView) -> None:
+        _, note = plan_steps(self.spec, self.backend.capabilities, self._has_stable(release))
+        if note:
+            self._record_once(release, EventKind.NOTE, note, key="steps")
 
     def _pass(self, release: ReleaseView, probe: LoadGenerator) -> Decision:
         """One observe-decide-act; returns the decision (a terminal one is not acted on)."""
@@ -149,14 +183,28 @@ class Engine:
 
     def _salvage(self, release: ReleaseView) -> None:
         """The release cannot go on: all traffic back on the stable colour, whatever the ledger can still record
-        (the next engine that takes the lock finishes the record: the release is unfinished there)."""
+        (the next engine that takes the lock finishes the record: the release is unfinished there). Only while the
+        lock is surely still this engine's: never under another holder's feet."""
         seen = self._seen
         if seen is None or not seen.has_stable or seen.promoted_at is not None:
-            return  # nothing to go back to, or the release is the stable one already (a scale-down failed)
+            return  # nothing seen yet, nothing to go back to, or the release is the stable one (a scale-down failed)
+        if not self._still_mine():
+            return
         stable = other(release.colour)
         with contextlib.suppress(Exception):  # the error that stopped the release is the one raised
             if self.backend.running(release.app, stable):
                 self.backend.set_weights(release.app, {stable: 100, release.colour: 0})
+
+    def _still_mine(self) -> bool:
+        if self.hold is None:
+            return True
+        try:
+            self.hold.renew()
+        except LeaseLost:
+            return False
+        except Exception:  # the ledger is down: nobody could have taken a lease that has not run out
+            return self.hold.surely_held()
+        return True
 
     def observe(self, release: ReleaseView, probe: LoadGenerator) -> Observed:
         events = self.ledger.events(release.id)
@@ -168,9 +216,11 @@ class Engine:
         promoted = _last(events, EventKind.PROMOTED)
         orders = Orders.of(events)
         started = [e for e in events if e.kind is EventKind.NOTE and e.details.get("action") == Step.START_CANDIDATE]
+        stable_running = self.backend.running(release.app, other(candidate))
+        back = promoted is not None and orders.abort is not None and stable_running  # can it take the traffic back?
         return Observed(
             has_stable=self._has_stable(release),
-            stable_running=self.backend.running(release.app, other(candidate)),
+            stable_running=stable_running,
             candidate_running=self.backend.running(release.app, candidate),
             candidate_started_at=started[0].at if started else None,
             health=self.backend.health(release.app, candidate),
@@ -184,6 +234,7 @@ class Engine:
             alarm=None if promoted or failed else self.backend.alarm(release.app),
             paused=orders.paused,
             promote=orders.promote,
+            stable_health=self.backend.health(release.app, other(candidate)) if back else Health.UNKNOWN,
         )
 
     def act(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
@@ -243,13 +294,10 @@ class Engine:
         reason = "; ".join(failures) or f"{len(self.smoke)} smoke check(s) passed on {base}"
         self._write(release.id, kind, reason, details={"stage": stage, "url": base})
 
-    def _finish(self, release: ReleaseView, decision: Decision, outcome: Outcome) -> Outcome:
-        outcome.reason = decision.reason
-        if decision.step is Step.DONE:
-            outcome.succeeded = True
-            return outcome
-        self._record_once(release, EventKind.ROLLED_BACK, decision.reason)
-        return outcome
+    def _finish(self, release: ReleaseView, decision: Decision) -> Outcome:
+        if decision.step is not Step.DONE:
+            self._record_once(release, EventKind.ROLLED_BACK, decision.reason)
+        return Outcome(release, decision.step is Step.DONE, decision.reason)
 
     def _interrupted(self, request: ReleaseRequest) -> ReleaseView | None:
         """Another commit's release that never ended (this engine holds the lock, so nobody runs it any more)."""
@@ -259,6 +307,8 @@ class Engine:
         return unfinished
 
     def _resume_or_start(self, request: ReleaseRequest) -> ReleaseView:
+        if request.run is not None and (mine := self.ledger.event_by_key(_start_key(request))) is not None:
+            return self.ledger.release(mine.release_id)  # this run's, however it went since
         unfinished = self._unfinished(request.environment, request.app, request)
         if unfinished is not None:
             return unfinished  # the same commit's (another's was finished first)
@@ -277,6 +327,7 @@ class Engine:
             request.reason,
             request.artifact_digest,
             fence=self._lease(),
+            idempotency_key=_start_key(request) if request.run else None,
         )
 
     def _unfinished(self, environment: str, app: str, request: ReleaseRequest) -> ReleaseView | None:
@@ -363,6 +414,10 @@ class Orders:
             f"paused by {paused.actor}: {paused.reason}" if paused else None,
             Promote.FULL if full else Promote.AFTER_ANALYSIS if Command.PROMOTE in said else None,
         )
+
+
+def _start_key(request: ReleaseRequest) -> str:
+    return f"start:{request.environment}:{request.app}:{request.run}"
 
 
 def _last(events: list[EventView], kind: EventKind) -> EventView | None:

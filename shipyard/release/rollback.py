@@ -1,21 +1,22 @@
 """Emergency rollback: the previous stable release back at 100% in seconds, without running any pipeline.
 
-A release in progress is aborted first (recorded), by its own engine or, when none runs it, here: the release
-before it is then the one at 100%, and nothing interleaves with it. Otherwise the release to restore runs on the
-idle colour: still warm inside the rollback window (the scale-down delay after the last release), it only gets the
-traffic back, without any analysis (Argo's rollbackWindow); cold, it is started, health-checked, and only then gets
-the traffic; if it does not get ready, traffic stays where it was and nothing is recorded as restored.
+A release in progress is aborted first (recorded), by its own engine or, when none runs it, here, holding the lock:
+the release before it is then the one at 100%, and nothing interleaves with it. Otherwise the release to restore
+runs on the idle colour: still warm inside the rollback window (the scale-down delay after the last release), it only
+gets the traffic back, without any analysis (Argo's rollbackWindow); cold, it is started, health-checked, and only
+then gets the traffic; if it does not get ready, traffic stays where it was and nothing is recorded as restored.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shipyard.errors import InputError, ShipyardError
+from shipyard.ledger.leases import Lease
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.backend import Backend, other, serving_colour
-from shipyard.release.control import in_progress, latest, order
+from shipyard.release.control import abortable, in_progress, latest
 from shipyard.release.engine import Engine
 from shipyard.release.lock import Hold, holding
 from shipyard.release.rollout import Command, Health, RolloutSpec
@@ -65,32 +66,39 @@ def emergency_rollback(
     reason: str,
     to_version: str | None = None,
     ready_timeout: float = 60.0,
-    lock_wait: float = 0.0,
+    lock_wait: float = ABORT_WAIT,
 ) -> RollbackResult:
-    """Holding the app's lock (LockHeld says whose, after lock_wait seconds)."""
+    """Holding the app's lock. While another holds it, the release it runs (in progress, or promoted with the old
+    colour still warm) is asked to abort, and its engine rolls it back within a pass and lets go; LockHeld says whose
+    lock it is when that takes longer than lock_wait. An unfinished release nobody runs any more is rolled back here.
+    Either way that rollback is the result, unless to_version names an earlier release."""
     started = time.monotonic()
-    running = ledger.leases.holder(environment, app) is not None  # an engine still on its latest release
-    in_flight = in_progress(ledger, environment, app) or (latest(ledger, environment, app) if running else None)
-    if in_flight is not None:
-        aborted = _abort(ledger, backend, in_flight, actor, reason)
-        if to_version is None or to_version == aborted.restored.version:
-            return replace(aborted, seconds=time.monotonic() - started)
-        lock_wait = max(lock_wait, ABORT_WAIT)
-    with holding(ledger, environment, app, actor, f"emergency rollback: {reason}", lock_wait) as hold:
+    why = f"emergency rollback: {reason}"
+    ordered: dict[int, ReleaseView] = {}
+
+    def abort_what_it_runs(held: Lease) -> None:
+        release = abortable(ledger, environment, app)
+        if release is not None and release.id not in ordered:
+            ledger.record(release.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value})
+            ordered[release.id] = release
+
+    with holding(ledger, environment, app, actor, why, lock_wait, every=0.1, while_held=abort_what_it_runs) as hold:
+        aborted = [r for r in ordered.values() if _rolled_back(ledger, r)]
+        unfinished = in_progress(ledger, environment, app)
+        if unfinished is not None:  # its engine is gone: the release is rolled back here, holding the lock
+            if unfinished.id not in ordered:
+                ledger.record(unfinished.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value},
+                              fence=hold.lease)  # fmt: skip
+            Engine(ledger, backend, RolloutSpec(), [], poll=0.1).finish(unfinished, actor, hold)
+            aborted.append(unfinished)
+        serving = ledger.current(environment, app)
+        if aborted and serving is not None and to_version in (None, serving.version):
+            return RollbackResult(serving, aborted[-1], serving.colour, time.monotonic() - started, ())
         return _roll_back(ledger, backend, hold, environment, app, actor, reason, to_version, ready_timeout)
 
 
-def _abort(ledger: Ledger, backend: Backend, in_flight: ReleaseView, actor: str, reason: str) -> RollbackResult:
-    """The release in progress (or still kept warm by its engine) rolled back by its engine, or by one run here when
-    its own is gone."""
-    engine = Engine(ledger, backend, RolloutSpec(), [], poll=0.1, lock_wait=ABORT_WAIT)
-    order(ledger, engine, in_flight, Command.ABORT, actor, f"emergency rollback: {reason}")
-    with holding(ledger, in_flight.environment, in_flight.app, actor, "after an abort", ABORT_WAIT):
-        pass  # the aborting engine has let go: the release it ran is rolled back
-    serving = ledger.current(in_flight.environment, in_flight.app)
-    if serving is None:
-        raise ShipyardError(f"{in_flight.app} {in_flight.version} was aborted; no earlier release serves")
-    return RollbackResult(serving, in_flight, serving.colour, 0.0, ())
+def _rolled_back(ledger: Ledger, release: ReleaseView) -> bool:
+    return any(e.kind is EventKind.ROLLED_BACK for e in ledger.events(release.id))
 
 
 def _roll_back(
@@ -111,7 +119,7 @@ def _roll_back(
     fast = _warm(ledger, backend, current, target, idle)
     if not fast:
         backend.start(app, idle, target)
-        _wait_ready(backend, app, idle, target, ready_timeout)
+        _wait_ready(backend, hold, app, idle, target, ready_timeout)
     hold.renew()  # still ours after the wait: nobody else moved traffic meanwhile
     backend.set_weights(app, {idle: 100, serving: 0})
     details = {"colour": idle, "from": current.version, "warnings": warnings, "warm": fast}
@@ -136,9 +144,10 @@ def _warm(ledger: Ledger, backend: Backend, current: ReleaseView, target: Releas
     return backend.health(target.app, idle) is Health.HEALTHY
 
 
-def _wait_ready(backend: Backend, app: str, colour: str, release: ReleaseView, timeout: float) -> None:
+def _wait_ready(backend: Backend, hold: Hold, app: str, colour: str, release: ReleaseView, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while backend.health(app, colour) is not Health.HEALTHY:
+        hold.renew()  # a slow start must not let the lock run out under it
         if time.monotonic() > deadline:
             backend.stop(app, colour)
             raise ShipyardError(

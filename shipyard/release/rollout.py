@@ -118,6 +118,7 @@ class Observed:
     alarm: str | None = None  # the platform's monitoring fires (CloudWatch alarm): roll back, as CodeDeploy does
     paused: str | None = None  # an operator's pause ("paused by carol: ..."): hold the weight until resumed
     promote: Promote | None = None  # an operator's promote: skip the remaining steps
+    stable_health: Health = Health.UNKNOWN  # the old colour's, looked at only when an abort after promotion needs it
 
 
 @dataclass(frozen=True)
@@ -228,14 +229,23 @@ def _roll_back(o: Observed, cause: str) -> Decision:
 
 
 def _after_promotion(o: Observed, spec: RolloutSpec, now: datetime) -> Decision:
-    if o.abort_reason and o.has_stable:  # inside the rollback window the old colour is warm: traffic back, no analysis
+    warm = o.has_stable and o.stable_running
+    back = o.weight < 100 or (warm and o.stable_health is Health.HEALTHY)  # under way, or the rollback window
+    if o.abort_reason and o.has_stable and back:  # traffic back to the old colour, no analysis
         return _roll_back(o, o.abort_reason)
-    if not o.stable_running or not o.has_stable:
-        return Decision(Step.DONE, "candidate promoted and serving 100%")
+    ignored = f" (abort not honoured: {_cold(o)}; `shipyard rollback` starts it again)" if o.abort_reason else ""
+    if not warm:
+        return Decision(Step.DONE, f"candidate promoted and serving 100%{ignored}")
     left = spec.scale_down_delay - (now - (o.promoted_at or now))
     if left > timedelta(0):
-        return Decision(Step.WAIT, f"old colour kept warm for a fast rollback: {_seconds(left)} left")
-    return Decision(Step.SCALE_DOWN_OLD, "scale-down delay over: stop the old colour")
+        return Decision(Step.WAIT, f"old colour kept warm for a fast rollback: {_seconds(left)} left{ignored}")
+    return Decision(Step.SCALE_DOWN_OLD, f"scale-down delay over: stop the old colour{ignored}")
+
+
+def _cold(o: Observed) -> str:
+    if not o.has_stable:
+        return "no earlier release to go back to"
+    return "the old colour is no longer running" if not o.stable_running else "the old colour does not answer healthy"
 
 
 def _seconds(delta: timedelta) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -19,6 +19,7 @@ from shipyard.release.backend import Backend, RouterError
 from shipyard.release.engine import Engine, ReleaseRequest
 from shipyard.release.local import LocalApp, LocalBackend
 from shipyard.release.rollback import emergency_rollback
+from shipyard.release.rollout import Decision, Step
 from shipyard.release.smoke import SmokeCheck
 from tests.capabilities import require_tools
 from tests.support.colours import ROOT, SERVER
@@ -234,3 +235,41 @@ def test_a_ledger_gone_mid_release_puts_traffic_back_and_the_next_engine_finishe
     history = kinds(engine, interrupted.release_id)
     assert history[-2:] == ["failed", "rolled-back"] and "command" in history, history
     assert engine.backend.weights("api")[nxt.release.colour] == 100
+
+
+class Died(BaseException):
+    """The engine's process dies here: nothing in the engine catches it."""
+
+
+def dies_at(weight: int) -> Callable[[Decision], None]:
+    def on_step(decision: Decision) -> None:
+        if decision.step is Step.SHIFT and decision.weight == weight:
+            raise Died
+
+    return on_step
+
+
+def test_a_rollback_finishes_a_release_whose_engine_died_holding_the_lock_and_that_run_never_starts_it_again(
+    engine: Engine,
+) -> None:
+    assert deploy(engine, "1.0.0").succeeded and deploy(engine, "1.1.0").succeeded
+    stable = engine.backend.weights("api")
+    request = ReleaseRequest("production", "api", "1.2.0", "sha1.2.0", "img:1.2.0", "ci", run="flow-run-7")
+    dying = Engine(engine.ledger, engine.backend, FAST, SMOKE, poll=0.2, on_step=dies_at(50))
+    with pytest.raises(Died):
+        dying.deploy(request)
+    candidate = next(colour for colour, weight in engine.backend.weights("api").items() if weight == 10)
+    engine.ledger.leases.acquire("production", "api", "the dead engine", "release 1.2.0", 1.0)  # its lease outlives it
+
+    result = emergency_rollback(engine.ledger, engine.backend, "production", "api", "dana", "5xx at 10%")
+    assert (result.restored.version, result.replaced.version) == ("1.1.0", "1.2.0")
+    assert engine.backend.weights("api") == stable and not engine.backend.running("api", candidate)
+    history = kinds(engine, result.replaced.id)
+    assert "command" in history and history[-1] == "rolled-back", history
+
+    # the flow's task retried (the same run): it reports how its release ended and starts nothing
+    again = Engine(engine.ledger, engine.backend, FAST, SMOKE, poll=0.2).deploy(request)
+    assert not again.succeeded and again.release.id == result.replaced.id
+    starts = [e for e in engine.ledger.recent_events("production", "api") if e.kind is EventKind.STARTED]
+    assert [engine.ledger.release(e.release_id).version for e in starts[:2]] == ["1.2.0", "1.1.0"]
+    assert engine.backend.weights("api") == stable
