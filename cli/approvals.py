@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
 from shipyard.config import load_config
 from shipyard.errors import InputError
+
+if TYPE_CHECKING:
+    from shipyard.ledger import Ledger
 
 commands = group("Approvals: one-time codes for the Prefect UI form, expired approvals.")
 
@@ -30,6 +33,30 @@ KeyOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="Who (recorded); only while no policy is in force, else --key signs")
+]
+
+
+def signer(
+    ledger: Ledger, environment: str, app: str, command: str, reason: str, key: Path, actor: str | None,
+    to_version: str | None = None,
+) -> str:  # fmt: skip
+    """Who gives a release command: with a policy in force, the approver whose key signs it (verified as the
+    rollout-command deployment verifies it); without one (a machine of your own), the name given with --as."""
+    from shipyard.policy.current import in_force
+    from shipyard.release.signed import sign_command, signer_of
+
+    if ledger.policy() is None:
+        if not actor:
+            raise InputError("--as: who gives the command (recorded); with a policy in force, --key signs it instead")
+        return actor
+    if actor:
+        raise InputError(f"--as: a policy is in force: the {command} is signed with --key and its signer recorded")
+    signed = sign_command(environment, app, command, reason, key, to_version)
+    return signer_of(ledger, in_force(ledger).policy, signed, environment, app, command)
 
 
 def approve(

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from cli.app import EXIT_FAILED, EXIT_PASSED, guard, out
+from cli.approvals import ActorOption, KeyOption, signer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,14 +49,16 @@ def deploy(
 def rollback(
     environment: Annotated[str, typer.Argument(help="Environment from shipyard.yaml")],
     app_name: Annotated[str, typer.Option("--app", help="App to roll back")],
-    actor: Annotated[str, typer.Option("--as", help="Who rolls back (recorded)")],
     reason: Annotated[str, typer.Option(help="Why (recorded)")],
+    key: KeyOption,
+    actor: ActorOption = None,
     to: Annotated[str | None, typer.Option(help="Version to restore; default: the previous stable one")] = None,
     config: Annotated[Path, typer.Option(help="Pipeline config")] = Path("shipyard.yaml"),
     target: TargetOption = None,
 ) -> None:
-    """Put the previous stable release back at 100% now, without running any pipeline."""
-    guard(lambda: _rollback(environment, app_name, to, actor, reason, config, target))
+    """Put the previous stable release back at 100% now, without running any pipeline (a release in progress is
+    aborted first). Signed with --key when a policy is in force."""
+    guard(lambda: _rollback(environment, app_name, to, key, actor, reason, config, target))
 
 
 def status(
@@ -133,13 +136,15 @@ def _deploy(
 
 
 def _rollback(
-    environment: str, app: str, to: str | None, actor: str, reason: str, config_path: Path, target: str | None
-) -> None:
+    environment: str, app: str, to: str | None, key: Path, actor: str | None, reason: str, config_path: Path,
+    target: str | None,
+) -> None:  # fmt: skip
     from shipyard.release import setup
     from shipyard.release.rollback import emergency_rollback
 
     with _open(config_path, environment, target) as (config, ledger, backend):
         recorded = setup.ledger_environment(config, environment, target)
+        actor = signer(ledger, environment, app, "rollback", reason, key, actor, to)
         result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to)
         for warning in result.warnings:
             out.print(f"[yellow]warning:[/] {warning}", highlight=False)

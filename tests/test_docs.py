@@ -96,7 +96,7 @@ def test_the_command_check_names_what_is_missing() -> None:
     )
     found = sorted((c.line, problem) for c in commands_in(text) for problem in command_problems(c.words))
     deploy_options = "--app, --artifact, --as, --config, --help, --sha, --target, --version"
-    rollback_options = "--app, --as, --config, --help, --reason, --target, --to"
+    rollback_options = "--app, --as, --config, --help, --key, --reason, --target, --to"
     assert found == [
         (1, "`shipyard status` has no option --bogus-inline (it has --config, --help, --target)"),
         (3, f"`shipyard deploy` has no option --no-such-flag (it has {deploy_options})"),

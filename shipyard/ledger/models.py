@@ -159,3 +159,14 @@ class LockRow(Base):
     purpose: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CommandNonceRow(Base):
+    """A signed command's nonce, kept once it was accepted: the same signed command is never honoured twice."""
+
+    __tablename__ = "command_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    signer: Mapped[str] = mapped_column(String(200))
+    command: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

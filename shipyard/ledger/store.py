@@ -4,9 +4,10 @@ saying exactly which steps of a release happened."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +23,7 @@ from shipyard.errors import InputError
 from shipyard.ledger.leases import Lease, Leases
 from shipyard.ledger.models import (
     ApprovalCodeRow,
+    CommandNonceRow,
     DecisionRow,
     EnvironmentRow,
     EventRow,
@@ -185,6 +187,9 @@ class Ledger:
         with self.engine.begin() as connection:
             if _revision(connection) == head_revision():
                 return
+        with self._migrating(), self.engine.begin() as connection:
+            if _revision(connection) == head_revision():
+                return  # another process upgraded it while this one waited
             from alembic import command
             from alembic.config import Config
 
@@ -192,6 +197,23 @@ class Ledger:
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def _migrating(self) -> Iterator[None]:
+        """One upgrade at a time across processes (two commands started together on a new version would both
+        create the same table): a file lock next to a SQLite ledger, an advisory lock on PostgreSQL."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                    connection.commit()
+            return
+        with open(f"{self.url.removeprefix('sqlite:///')}.migrating", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def close(self) -> None:
         self.engine.dispose()
@@ -442,6 +464,16 @@ class Ledger:
                 raise InputError("this code request was already answered (replayed?)") from exc
             raise InputError("this code was issued before: a code must be fresh and random") from exc
 
+    def spend_nonce(self, nonce: str, signer: str, command: str) -> None:
+        """Accept a signed command's nonce once: a replay of the same signed command is refused (InputError)."""
+        if not 16 <= len(nonce) <= 64:
+            raise InputError("nonce: expected 16 to 64 characters (a fresh random one per signed command)")
+        try:
+            with self._sessions.begin() as session:
+                session.add(CommandNonceRow(nonce=nonce, signer=signer, command=command, used_at=_now()))
+        except IntegrityError as exc:
+            raise InputError(f"this signed command was used before (nonce {nonce}): sign a new one") from exc
+
     def use_code(self, flow_run_id: str, approver: str, code_hash: str, now: datetime | None = None) -> CodeUse:
         """Spend a code: ACCEPTED for exactly one caller however many race, because the one conditional UPDATE
         that spends it is also the check (its row count says who won); everyone else is told why not."""
@@ -596,6 +628,9 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+MIGRATION_LOCK = 0x5348495059  # the advisory lock upgrades take on PostgreSQL ('SHIPY')
 
 
 def head_revision() -> str:

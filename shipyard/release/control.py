@@ -14,6 +14,8 @@ from shipyard.release.engine import Engine, Outcome, ReleaseRequest
 from shipyard.release.rollout import Command
 
 RUNS_THE_ENGINE = (Command.ABORT, Command.PROMOTE, Command.PROMOTE_FULL, Command.RESUME)
+RETRY, ABANDON = "retry", "abandon"
+COMMANDS = (*(c.value for c in Command), RETRY, ABANDON)
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,47 @@ class Ordered:
     release: ReleaseView
     command: Command
     holder: Lease | None  # the engine honouring it; None: nobody held the lock, this command ran the release
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an operator's command did, for the one who gave it."""
+
+    release: ReleaseView
+    command: str
+    holder: Lease | None  # the engine that honours it; None: nobody held the lock
+    outcome: Outcome | None  # set when this command ran the release (or a retry) to its end
+
+    def message(self) -> str:
+        name = f"{self.release.app} {self.release.version}"
+        if self.command in (RETRY, ABANDON) and self.outcome is not None:
+            word = "released again" if self.outcome.succeeded else "rolled back"
+            return f"{self.command}: {name} {word}: {self.outcome.reason}"
+        if self.holder is not None:
+            return f"{self.command} recorded for {name}; its engine ({self.holder.holder}) honours it within a second"
+        if self.outcome is None:
+            return f"{self.command} recorded for {name}; no engine runs it now"
+        word = "promoted" if self.outcome.succeeded else "rolled back"
+        return f"{name}: no engine ran it, so this command did: {word}: {self.outcome.reason}"
+
+
+def carry_out(ledger: Ledger, engine: Engine, environment: str, app: str, command: str, actor: str,
+              reason: str) -> Done:  # fmt: skip
+    """One operator command on the app's release: recorded, and honoured by its engine or run here."""
+    if command == RETRY:
+        outcome = retry(ledger, engine, environment, app, actor, reason)
+        return Done(outcome.release, command, None, outcome)
+    if command == ABANDON:
+        outcome = abandon(ledger, engine, environment, app, actor, reason)
+        return Done(outcome.release, command, None, outcome)
+    if command not in COMMANDS:
+        raise InputError(f"command: {command!r} is not one of {', '.join(COMMANDS)}")
+    ordered = Command(command)
+    release = abortable(ledger, environment, app) if ordered is Command.ABORT else in_progress(ledger, environment, app)
+    if release is None:
+        raise InputError(f"no release of {app} is in progress in {environment}: nothing to {command}")
+    done, ran = order(ledger, engine, release, ordered, actor, reason)
+    return Done(release, command, done.holder, ran)
 
 
 def in_progress(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:

@@ -4,18 +4,19 @@ approval nobody gives in time. Each leaves the previous release serving and the 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 
 from shipyard.config import load_config
 from shipyard.home import Home
 from shipyard.ledger import DecisionKind, EventKind
 from shipyard.release.setup import local_backend
-from tests.e2e.production_stack import Stack, production_stack
+from tests.e2e.production_stack import Stack, production_stack, shipyard
 
 pytestmark = pytest.mark.slow
 
@@ -79,21 +80,61 @@ def test_a_release_failing_its_smoke_tests_rolls_back_and_the_previous_one_keeps
     assert [s["state"] for s in deployment["statuses"]] == ["in_progress", "failure"]
 
 
-def test_the_rollback_deployment_puts_the_previous_stable_release_back(stack: Stack) -> None:
+def sign(stack: Stack, name: str, command: str, reason: str) -> dict[str, object]:
+    """`shipyard rollout sign`: what an operator pastes into the deployment's `signed` parameter."""
+    signed = shipyard(stack, "rollout", "sign", command, "production", "--app", "api", "--reason", reason, "--key",
+                      str(stack.keys[name]))  # fmt: skip
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    document: dict[str, object] = json.loads(signed.stdout)
+    return document
+
+
+def run(stack: Stack, deployment: str, signed: dict[str, object]) -> FlowRun:
+    """What the Prefect UI or any API user can do: run the deployment with any parameters."""
+    found = stack.client.read_deployment_by_name(deployment)
+    started = stack.client.create_flow_run_from_deployment(found.id, parameters={"repo": str(stack.repo),
+                                                                                 "signed": signed})  # fmt: skip
+    return stack.wait(started.id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+
+
+def failed_with(final: FlowRun, text: str) -> bool:
+    return final.state is not None and final.state.type is StateType.FAILED and text in (final.state.message or "")
+
+
+def test_the_rollback_deployment_puts_the_previous_stable_release_back_for_a_signed_approver_only(
+    stack: Stack,
+) -> None:
     ledger = stack.ledger()
     current, previous = ledger.current("production", "api"), ledger.previous_stable("production", "api")
     assert current is not None and previous is not None
-    parameters = {"repo": str(stack.repo), "environment": "production", "app": "api", "actor": "carol",
-                  "reason": "error budget burning"}  # fmt: skip
-    deployment = stack.client.read_deployment_by_name("rollback/rollback")
-    run = stack.client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
-    final = stack.wait(run.id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
+
+    # a Prefect API user who is no approver, one who rewrites an approver's reason: refused, nothing moves
+    assert failed_with(run(stack, "rollback/rollback", sign(stack, "mallory", "rollback", "mine")), "signature refused")
+    rewritten = sign(stack, "dana", "rollback", "error budget burning") | {"reason": "routine"}
+    assert failed_with(run(stack, "rollback/rollback", rewritten), "signature refused")
+    assert stack.ledger().current("production", "api") == current
+
+    signed = sign(stack, "dana", "rollback", "error budget burning")
+    final = run(stack, "rollback/rollback", signed)
     assert final.state is not None and final.state.type is StateType.COMPLETED, final.state
     restored = stack.ledger().current("production", "api")
     assert restored is not None and restored.id == previous.id
     rolled = [e for e in stack.ledger().events(current.id) if e.kind is EventKind.ROLLED_BACK]
-    assert rolled and rolled[-1].actor == "carol" and rolled[-1].reason.startswith("error budget burning")
+    assert rolled and rolled[-1].actor == "dana" and rolled[-1].reason.startswith("error budget burning")
     assert any(t.startswith(f":rewind: api in production: {previous.version} is back") for t in stack.slack.texts())
+
+    # the same signed rollback again (replayed from a log, a second click): refused, not a second step back
+    assert failed_with(run(stack, "rollback/rollback", signed), "this signed command was used before")
+    assert stack.ledger().current("production", "api") == restored
+
+
+def test_the_rollout_command_deployment_verifies_who_gives_a_command(stack: Stack) -> None:
+    before = stack.ledger().recent_events("production", "api", limit=500)
+    assert failed_with(run(stack, "rollout-command/rollout-command", sign(stack, "mallory", "abort", "mine")),
+                       "signature refused")  # fmt: skip
+    final = run(stack, "rollout-command/rollout-command", sign(stack, "dana", "abort", "checking"))
+    assert failed_with(final, "no release of api is in progress in production: nothing to abort")
+    assert stack.ledger().recent_events("production", "api", limit=500) == before  # nothing recorded either time
 
 
 def test_a_commit_failing_its_checks_never_asks_for_approval_and_slack_hears_why(stack: Stack) -> None:
