@@ -18,9 +18,10 @@ def test_untrusted_work_and_the_deploy_flows_never_share_a_work_pool() -> None:
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     pools = {d["name"]: d["work_pool"]["name"] for d in spec["deployments"]}
     untrusted = {pools["pr-checks"]}
-    protected = {pools[name] for name in ("staging-deploy", "production-deploy", "rollback", "rollout-command", "nightly")}
+    deploying = ("staging-deploy", "production-deploy", "rollback", "rollout-command", "nightly")
+    protected = {pools[name] for name in deploying}
     assert untrusted == {"shipyard-checks"} and protected == {"shipyard-deploy"}
-    assert set(pools) == {"pr-checks", "staging-deploy", "production-deploy", "rollback", "rollout-command", "nightly"}
+    assert set(pools) == {"pr-checks", *deploying}
 
 
 def test_the_checks_a_deploy_flow_runs_are_not_a_deployment_any_api_call_could_start_elsewhere() -> None:
