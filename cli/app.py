@@ -8,7 +8,6 @@ from typing import NoReturn, TypeVar
 import typer
 from rich.console import Console
 
-from shipyard.config import ConfigError
 from shipyard.errors import InputError, ShipyardError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
@@ -30,6 +29,8 @@ def group(help: str) -> typer.Typer:
 
 def exit_for(error: object) -> NoReturn:
     """Bad input (config, arguments) exits 2 with the reason; anything else could not run: 3."""
+    from shipyard.config import ConfigError  # here: every command would pay for the config models at start
+
     if isinstance(error, ConfigError):
         for line in error.lines():
             err.print(line, markup=False, highlight=False)

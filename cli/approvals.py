@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
-from shipyard.config import load_config
 from shipyard.errors import InputError
 
 if TYPE_CHECKING:
@@ -120,6 +119,7 @@ def sweep(
 ) -> None:
     """Record approvals nobody gave in time as expired (the relay does this every 30 s)."""
     from deployments.approvals import sweep_once
+    from shipyard.config import load_config
 
     pipeline = guard(lambda: load_config(config))
     recorded = guard(lambda: sweep_once(pipeline))

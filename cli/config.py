@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from cli.app import EXIT_BAD_INPUT, err, group, out
-from shipyard.config import ConfigError, load_config
 
 commands = group("Pipeline configuration (shipyard.yaml).")
 
@@ -16,6 +15,8 @@ commands = group("Pipeline configuration (shipyard.yaml).")
 @commands.command("check")
 def config_check(path: Annotated[Path, typer.Argument(help="Path to shipyard.yaml")]) -> None:
     """Validate a pipeline config; every problem names the file, line and key."""
+    from shipyard.config import ConfigError, load_config
+
     try:
         config = load_config(path)
     except ConfigError as exc:

@@ -139,13 +139,24 @@ def _rollback(
     environment: str, app: str, to: str | None, key: Path, actor: str | None, reason: str, config_path: Path,
     target: str | None,
 ) -> None:  # fmt: skip
-    from shipyard.release import setup
-    from shipyard.release.rollback import emergency_rollback
+    from shipyard.release.progress import ask_to_abort
+    from shipyard.resources import opened
 
-    with _open(config_path, environment, target) as (config, ledger, backend):
-        recorded = setup.ledger_environment(config, environment, target)
+    with opened() as resources:
+        ledger = resources.ledger
         actor = signer(ledger, environment, app, "rollback", reason, key, actor, to)
-        result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to)
+        asked: set[int] = set()
+        if target is None:  # recorded under the environment's own name: the lock's holder is asked before all else
+            ask_to_abort(ledger, environment, app, actor, f"emergency rollback: {reason}", asked)
+        from shipyard.config import load_config
+        from shipyard.release import setup
+        from shipyard.release.rollback import emergency_rollback
+        from tasks.cloud import backend_for
+
+        config = load_config(config_path)
+        backend = backend_for(config, environment, config_path.resolve().parent, resources.home, target)
+        recorded = setup.ledger_environment(config, environment, target)
+        result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to, asked=asked)
         for warning in result.warnings:
             out.print(f"[yellow]warning:[/] {warning}", highlight=False)
         out.print(

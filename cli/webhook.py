@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from cli.app import EXIT_BAD_INPUT, fail, group, guard, out
-from shipyard.config import load_config
 from shipyard.home import Home
 from shipyard.webhook_spool import KEEP_DAYS
 
@@ -38,6 +37,8 @@ def webhook_serve(
     secret = os.environ.get(secret_env)
     if not secret:
         fail(f"${secret_env} is not set: deliveries cannot be verified", EXIT_BAD_INPUT)
+    from shipyard.config import load_config
+
     pipeline = guard(lambda: load_config(config))
     if pipeline.github is None:
         fail(f"{config}: github.repository is not set: the relay serves that repository's deliveries", EXIT_BAD_INPUT)

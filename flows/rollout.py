@@ -16,7 +16,7 @@ from shipyard.errors import InputError
 from shipyard.home import Zone
 from shipyard.policy.current import in_force
 from shipyard.policy.governed import admitted, governed
-from shipyard.release import control, setup
+from shipyard.release import control, progress, setup
 from shipyard.release.engine import Engine
 from shipyard.release.signed import SignedCommand, signer_of
 from shipyard.resources import opened
@@ -34,7 +34,7 @@ def rollout_command(repo: str, signed: SignedCommand) -> str | State:
         policy = in_force(ledger).policy
         rules = admitted(policy, repo, environment, branch=None)
         actor = signer_of(ledger, policy, signed, environment, app, signed.command)
-        release = control.latest(ledger, environment, app)
+        release = progress.latest(ledger, environment, app)
         if release is None:
             raise InputError(f"no release of {app} in {environment}: nothing to {signed.command}")
         with checked_out(repo, release.sha, resources.home, str(flow_run.get_id())) as (workspace, sha):

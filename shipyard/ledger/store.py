@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -283,6 +283,12 @@ class Ledger:
                 return _event_view(row)
 
         return _once(idempotency_key, self.event_by_key, insert)
+
+    def count_events(self, release_id: int, kind: EventKind) -> int:
+        """How many events of this kind the release has (a cheap look for news, without reading them)."""
+        with self._sessions() as session:
+            query = select(func.count()).where(EventRow.release_id == release_id, EventRow.kind == kind.value)
+            return int(session.scalar(query) or 0)
 
     def release(self, release_id: int) -> ReleaseView:
         with self._sessions() as session:

@@ -11,6 +11,7 @@ from shipyard.errors import InputError
 from shipyard.ledger.leases import Lease, LockHeld
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.engine import Engine, Outcome, ReleaseRequest
+from shipyard.release.progress import abortable, in_progress, latest
 from shipyard.release.rollout import Command
 
 RUNS_THE_ENGINE = (Command.ABORT, Command.PROMOTE, Command.PROMOTE_FULL, Command.RESUME)
@@ -64,41 +65,6 @@ def carry_out(ledger: Ledger, engine: Engine, environment: str, app: str, comman
         raise InputError(f"no release of {app} is in progress in {environment}: nothing to {command}")
     done, ran = order(ledger, engine, release, ordered, actor, reason)
     return Done(release, command, done.holder, ran)
-
-
-def in_progress(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
-    """The app's latest release while it has neither been promoted nor rolled back."""
-    for event in ledger.recent_events(environment, app, limit=200):
-        if event.kind is EventKind.STARTED:
-            kinds = {e.kind for e in ledger.events(event.release_id)}
-            ended = kinds & {EventKind.PROMOTED, EventKind.ROLLED_BACK}
-            return None if ended else ledger.release(event.release_id)
-    return None
-
-
-def abortable(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
-    """The release an abort applies to: the one in progress, or the latest one promoted while the colour before it
-    is still kept warm (the rollback window; Argo ignored an abort after a full promotion, argo-rollouts#4461)."""
-    release = latest(ledger, environment, app)
-    if release is None:
-        return None
-    events = ledger.events(release.id)
-    if any(e.kind is EventKind.ROLLED_BACK for e in events):
-        return None
-    promoted = next((e for e in events if e.kind is EventKind.PROMOTED), None)
-    if promoted is None:
-        return release
-    earlier = [r for r in ledger.stable_stack(environment, app) if r.id != release.id]
-    if not earlier:
-        return None
-    scaled_down = any(e.kind is EventKind.SCALED_DOWN and e.at >= promoted.at for e in ledger.events(earlier[0].id))
-    return None if scaled_down else release
-
-
-def latest(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
-    """The app's latest release, whatever became of it."""
-    started = next((e for e in ledger.recent_events(environment, app, limit=200) if e.kind is EventKind.STARTED), None)
-    return ledger.release(started.release_id) if started else None
 
 
 def order(

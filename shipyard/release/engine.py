@@ -37,6 +37,7 @@ from shipyard.release.smoke import SmokeCheck, run_smoke
 ENGINE = "engine"
 T = TypeVar("T")
 INFRASTRUCTURE_TRIES = 3  # passes in a row that may fail on the ledger, router or backend before traffic goes back
+COMMAND_CHECK = 0.1  # seconds between looks for an operator's command while the engine waits
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Engine:
         self.lease_seconds = lease_seconds
         self.hold: Hold | None = None
         self._seen: Observed | None = None  # the last pass's view, for a salvage when the ledger is gone
+        self._commands_seen = 0  # operators' commands on the release at the last pass
 
     def deploy(self, request: ReleaseRequest) -> Outcome:
         """Run the release to its end, holding the app's lock; a re-run after a crash resumes the unfinished release
@@ -215,6 +217,7 @@ class Engine:
         failed = _last(events, EventKind.FAILED)
         promoted = _last(events, EventKind.PROMOTED)
         orders = Orders.of(events)
+        self._commands_seen = sum(1 for e in events if e.kind is EventKind.COMMAND)
         started = [e for e in events if e.kind is EventKind.NOTE and e.details.get("action") == Step.START_CANDIDATE]
         stable_running = self.backend.running(release.app, other(candidate))
         back = promoted is not None and orders.abort is not None and stable_running  # can it take the traffic back?
@@ -241,7 +244,12 @@ class Engine:
         ACTIONS[decision.step](self, release, decision, probe)
 
     def _wait(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
-        time.sleep(self.poll)
+        """Until the next pass, or as soon as an operator's command arrives: an abort is not kept waiting a poll."""
+        deadline = time.monotonic() + self.poll
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(COMMAND_CHECK, left))
+            if self._commands(release) != self._commands_seen:
+                return
 
     def _start_candidate(self, release: ReleaseView, decision: Decision, probe: LoadGenerator) -> None:
         self.backend.start(release.app, release.colour, release)
@@ -342,6 +350,9 @@ class Engine:
                 same = (latest.version, latest.sha) == (request.version, request.sha)
                 return latest if same or EventKind.PROMOTED not in kinds else None
         return None
+
+    def _commands(self, release: ReleaseView) -> int:
+        return self.ledger.count_events(release.id, EventKind.COMMAND)
 
     def _has_stable(self, release: ReleaseView) -> bool:
         return self._previous_of(release) is not None

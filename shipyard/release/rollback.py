@@ -16,9 +16,9 @@ from shipyard.errors import InputError, ShipyardError
 from shipyard.ledger.leases import Lease
 from shipyard.ledger.store import EventKind, Ledger, ReleaseView
 from shipyard.release.backend import Backend, other, serving_colour
-from shipyard.release.control import abortable, in_progress, latest
 from shipyard.release.engine import Engine
 from shipyard.release.lock import Hold, holding
+from shipyard.release.progress import ask_to_abort, in_progress, latest
 from shipyard.release.rollout import Command, Health, RolloutSpec
 
 ABORT_WAIT = 60.0  # how long a rollback waits for the engine it asked to abort to let go of the lock
@@ -67,26 +67,25 @@ def emergency_rollback(
     to_version: str | None = None,
     ready_timeout: float = 60.0,
     lock_wait: float = ABORT_WAIT,
+    asked: set[int] | None = None,
 ) -> RollbackResult:
     """Holding the app's lock. While another holds it, the release it runs (in progress, or promoted with the old
     colour still warm) is asked to abort, and its engine rolls it back within a pass and lets go; LockHeld says whose
     lock it is when that takes longer than lock_wait. An unfinished release nobody runs any more is rolled back here.
-    Either way that rollback is the result, unless to_version names an earlier release."""
+    Either way that rollback is the result, unless to_version names an earlier release. asked: the releases the
+    caller already asked to abort (progress.ask_to_abort)."""
     started = time.monotonic()
     why = f"emergency rollback: {reason}"
-    ordered: dict[int, ReleaseView] = {}
+    asked = set() if asked is None else asked
 
     def abort_what_it_runs(held: Lease) -> None:
-        release = abortable(ledger, environment, app)
-        if release is not None and release.id not in ordered:
-            ledger.record(release.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value})
-            ordered[release.id] = release
+        ask_to_abort(ledger, environment, app, actor, why, asked)
 
     with holding(ledger, environment, app, actor, why, lock_wait, every=0.1, while_held=abort_what_it_runs) as hold:
-        aborted = [r for r in ordered.values() if _rolled_back(ledger, r)]
+        aborted = [ledger.release(r) for r in sorted(asked) if _rolled_back(ledger, r)]
         unfinished = in_progress(ledger, environment, app)
         if unfinished is not None:  # its engine is gone: the release is rolled back here, holding the lock
-            if unfinished.id not in ordered:
+            if unfinished.id not in asked:
                 ledger.record(unfinished.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value},
                               fence=hold.lease)  # fmt: skip
             Engine(ledger, backend, RolloutSpec(), [], poll=0.1).finish(unfinished, actor, hold)
@@ -97,8 +96,8 @@ def emergency_rollback(
         return _roll_back(ledger, backend, hold, environment, app, actor, reason, to_version, ready_timeout)
 
 
-def _rolled_back(ledger: Ledger, release: ReleaseView) -> bool:
-    return any(e.kind is EventKind.ROLLED_BACK for e in ledger.events(release.id))
+def _rolled_back(ledger: Ledger, release_id: int) -> bool:
+    return any(e.kind is EventKind.ROLLED_BACK for e in ledger.events(release_id))
 
 
 def _roll_back(
