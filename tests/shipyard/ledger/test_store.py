@@ -35,7 +35,7 @@ def test_the_head_revision_is_alembics_and_an_older_ledger_is_upgraded(ledger: L
         assert not {"policies", "approval_codes", "release_locks"} & set(inspect(connection).get_table_names())
     ledger.migrate()  # not at head: Alembic runs
     with ledger.engine.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
