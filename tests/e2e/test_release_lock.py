@@ -1,6 +1,7 @@
-"""The lock on an app, end to end with the `shipyard` command on real processes, HAProxy and a SQLite ledger: two
-deploys started together never both run, and a holder stopped past its lease is taken over and can no longer
-write when it wakes."""
+"""The lock on an app, end to end with the `shipyard` command on real processes, HAProxy and a PostgreSQL ledger
+(the lock holds across machines there; the lease and engine tests run on SQLite too): two deploys started together
+never both run, a holder stopped past its lease is taken over and can no longer write when it wakes, and a
+rollback at 50/50 aborts the rollout first."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from shipyard.config import load_config
 from shipyard.home import Home
 from shipyard.ledger import EventKind, Ledger
+from shipyard.postgres import new_database
 from shipyard.release.lock import LEASE_SECONDS
 from shipyard.release.setup import local_backend
 from tests.e2e.test_release_cli import deploy, setup, shipyard, versions_served
@@ -23,6 +26,14 @@ from tests.support.colours import ROOT
 
 pytestmark = pytest.mark.slow
 __all__ = ["setup"]  # the fixture, used by name
+
+
+@pytest.fixture
+def on_postgres(setup: tuple[Path, dict[str, str]], postgres_server: str) -> Iterator[tuple[Path, dict[str, str]]]:
+    """test_release_cli's stage with its ledger on a database of its own on the session's PostgreSQL server."""
+    config, env = setup
+    with new_database(postgres_server, prefix="release_lock") as url:
+        yield config, dict(env, SHIPYARD_LEDGER_URL=url)
 
 
 def start_deploy(config: Path, env: dict[str, str], version: str, actor: str) -> subprocess.Popen[str]:
@@ -44,13 +55,13 @@ def at_weight(ledger: Ledger, weight: int) -> None:
 
 
 def ledger_of(env: dict[str, str]) -> Ledger:
-    return Ledger(f"sqlite:///{Path(env['SHIPYARD_HOME']) / 'ledger.db'}")
+    return Ledger(env.get("SHIPYARD_LEDGER_URL") or f"sqlite:///{Path(env['SHIPYARD_HOME']) / 'ledger.db'}")
 
 
 def test_two_deploys_started_together_one_runs_the_other_says_who_holds_the_lock(
-    setup: tuple[Path, dict[str, str]],
+    on_postgres: tuple[Path, dict[str, str]],
 ) -> None:
-    config, env = setup
+    config, env = on_postgres
     assert deploy(config, env, "0.1").returncode == 0
     for attempt in range(20):
         both = [start_deploy(config, env, f"1.{attempt}.{side}", f"deployer-{side}") for side in "ab"]
@@ -64,9 +75,9 @@ def test_two_deploys_started_together_one_runs_the_other_says_who_holds_the_lock
 
 
 def test_a_holder_stopped_past_its_lease_is_taken_over_and_its_late_writes_are_refused(
-    setup: tuple[Path, dict[str, str]],
+    on_postgres: tuple[Path, dict[str, str]],
 ) -> None:
-    config, env = setup
+    config, env = on_postgres
     assert deploy(config, env, "2.0").returncode == 0
     stale = start_deploy(config, env, "2.1", "engine-a")
     ledger = ledger_of(env)
@@ -95,9 +106,9 @@ def test_a_holder_stopped_past_its_lease_is_taken_over_and_its_late_writes_are_r
 
 
 def test_a_rollback_at_50_50_aborts_the_rollout_and_the_previous_release_ends_at_100(
-    setup: tuple[Path, dict[str, str]],
+    on_postgres: tuple[Path, dict[str, str]],
 ) -> None:
-    config, env = setup
+    config, env = on_postgres
     assert deploy(config, env, "3.0").returncode == 0
     rollout = start_deploy(config, env, "3.1", "deployer")
     ledger = ledger_of(env)
