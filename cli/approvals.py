@@ -40,12 +40,14 @@ ActorOption = Annotated[
 
 
 def signer(
-    ledger: Ledger, environment: str, app: str, command: str, reason: str, key: Path, actor: str | None,
-    to_version: str | None = None,
+    ledger: Ledger, environment: str, recorded: str, app: str, command: str, reason: str, key: Path,
+    actor: str | None, to_version: str | None = None,
 ) -> str:  # fmt: skip
     """Who gives a release command: with a policy in force, the approver whose key signs it (verified as the
-    rollout-command deployment verifies it); without one (a machine of your own), the name given with --as."""
+    rollout-command deployment verifies it, for the release it acts on in `recorded`, the ledger's name of the
+    environment's target); without one (a machine of your own), the name given with --as."""
     from shipyard.policy.current import in_force
+    from shipyard.release.progress import subject_of
     from shipyard.release.signed import sign_command, signer_of
 
     if ledger.policy() is None:
@@ -54,8 +56,9 @@ def signer(
         return actor
     if actor:
         raise InputError(f"--as: a policy is in force: the {command} is signed with --key and its signer recorded")
-    signed = sign_command(environment, app, command, reason, key, to_version)
-    return signer_of(ledger, in_force(ledger).policy, signed, environment, app, command)
+    subject = subject_of(ledger, recorded, app, command)
+    signed = sign_command(environment, app, command, reason, key, to_version, release=subject)
+    return signer_of(ledger, in_force(ledger).policy, signed, environment, app, command, release=subject)
 
 
 def approve(

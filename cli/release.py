@@ -144,10 +144,11 @@ def _rollback(
 
     with opened() as resources:
         ledger = resources.ledger
-        actor = signer(ledger, environment, app, "rollback", reason, key, actor, to)
         asked: set[int] = set()
-        if target is None:  # recorded under the environment's own name: the lock's holder is asked before all else
-            ask_to_abort(ledger, environment, app, actor, f"emergency rollback: {reason}", asked)
+        fast = target is None and to is None  # the environment's own target, whose releases carry its name
+        who = signer(ledger, environment, environment, app, "rollback", reason, key, actor) if fast else ""
+        if fast:  # the lock's holder is asked to abort before anything else is built
+            ask_to_abort(ledger, environment, app, who, f"emergency rollback: {reason}", asked)
         from shipyard.config import load_config
         from shipyard.release import setup
         from shipyard.release.rollback import emergency_rollback
@@ -156,12 +157,13 @@ def _rollback(
         config = load_config(config_path)
         backend = backend_for(config, environment, config_path.resolve().parent, resources.home, target)
         recorded = setup.ledger_environment(config, environment, target)
-        result = emergency_rollback(ledger, backend, recorded, app, actor, reason, to, asked=asked)
+        who = who or signer(ledger, environment, recorded, app, "rollback", reason, key, actor, to)
+        result = emergency_rollback(ledger, backend, recorded, app, who, reason, to, asked=asked)
         for warning in result.warnings:
             out.print(f"[yellow]warning:[/] {warning}", highlight=False)
         out.print(
             f"{app} in {environment}: {result.restored.version} is back at 100% on {result.colour} "
-            f"(replaced {result.replaced.version}) in {result.seconds:.2f} s; recorded as by {actor}: {reason}",
+            f"(replaced {result.replaced.version}) in {result.seconds:.2f} s; recorded as by {who}: {reason}",
             highlight=False,
         )
         out.print(f"  traffic now: {_weights(backend, app)}; artifact {result.restored.artifact}", highlight=False)

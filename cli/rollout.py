@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from cli.app import EXIT_FAILED, EXIT_PASSED, group, guard, out
 from cli.approvals import ActorOption, KeyOption, signer
 from cli.release import engine_for
 from shipyard.release.rollout import Command
+
+if TYPE_CHECKING:
+    from shipyard.release.signed import SignedCommand
 
 commands = group("Control a release in progress: abort, promote, pause, resume, retry, abandon.")
 
@@ -79,11 +82,19 @@ def sign(
     environment: Environment, app: App, reason: Reason, key: KeyOption,
     to: Annotated[str | None, typer.Option(help="rollback: the version to restore")] = None,
 ) -> None:  # fmt: skip
-    """Print a signed command (JSON) for the `signed` parameter of the rollout-command or rollback deployment; it is
-    honoured once, within 5 minutes."""
+    """Print a signed command (JSON) for the `signed` parameter of the rollout-command or rollback deployment, for
+    the release it acts on now (read from the ledger); it is honoured once, within 5 minutes, and only while that
+    release is still the one it acts on."""
+    from shipyard.release.progress import subject_of
     from shipyard.release.signed import sign_command
+    from shipyard.resources import opened
 
-    signed = guard(lambda: sign_command(environment, app, command, reason, key, to))
+    def signed_now() -> SignedCommand:
+        with opened() as resources:
+            subject = subject_of(resources.ledger, environment, app, command)
+        return sign_command(environment, app, command, reason, key, to, release=subject)
+
+    signed = guard(signed_now)
     out.print(json.dumps(asdict(signed), indent=2), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -93,7 +104,7 @@ def _carry_out(environment: str, app: str, command: str, reason: str, key: Path,
 
     def carried_out() -> bool:
         with engine_for(config, environment, app, target) as (ledger, engine, recorded):
-            who = signer(ledger, environment, app, command, reason, key, actor)
+            who = signer(ledger, environment, recorded, app, command, reason, key, actor)
             done = control.carry_out(ledger, engine, recorded, app, command, who, reason)
         out.print(done.message(), highlight=False, markup=False)
         return done.outcome is None or done.outcome.succeeded or command in (Command.ABORT, "abandon")

@@ -25,23 +25,24 @@ from tasks.repo import checked_out, read_config
 
 
 @flow(name="rollout-command", flow_run_name="{signed.command} {signed.app} in {signed.environment}")
-def rollout_command(repo: str, signed: SignedCommand) -> str | State:
-    """shipyard.yaml (the rollout's analysis, the smoke checks, the target) is read at the commit of the app's latest
+def rollout_command(signed: SignedCommand) -> str | State:
+    """Verified (and its nonce spent) before anything else, for the release it was signed for; the repository is the
+    policy's. shipyard.yaml (the rollout's analysis, the smoke checks, the target) is read at the commit of that
     release, the one that was approved, for when this command runs that release itself."""
-    environment, app = signed.environment, signed.app
+    environment, app, command = signed.environment, signed.app, signed.command
     with opened(zone=Zone.PROTECTED) as resources:
         ledger = resources.ledger
         policy = in_force(ledger).policy
-        rules = admitted(policy, repo, environment, branch=None)
-        actor = signer_of(ledger, policy, signed, environment, app, signed.command)
-        release = progress.latest(ledger, environment, app)
+        release = progress.subject_of(ledger, environment, app, command)
+        actor = signer_of(ledger, policy, signed, environment, app, command, release=release)
+        rules = admitted(policy, policy.repository, environment, branch=None)
         if release is None:
-            raise InputError(f"no release of {app} in {environment}: nothing to {signed.command}")
-        with checked_out(repo, release.sha, resources.home, str(flow_run.get_id())) as (workspace, sha):
+            raise InputError(f"no release of {app} is in progress in {environment}: nothing to {command}")
+        with checked_out(policy.repository, release.sha, resources.home, str(flow_run.get_id())) as (workspace, sha):
             config = governed(read_config(workspace, sha), environment, rules).config
             backend = backend_for(config, environment, Path(workspace), resources.home)
             engine = Engine(ledger, backend, setup.rollout_spec(config, environment), setup.smoke_checks(config, app))
-            done = control.carry_out(ledger, engine, environment, app, signed.command, actor, signed.reason)
+            done = control.carry_out(ledger, engine, environment, app, command, actor, signed.reason)
     get_run_logger().info("%s (signed by %s)", done.message(), actor)
     if done.outcome is not None and not done.outcome.succeeded and signed.command not in ("abort", "abandon"):
         return Failed(message=done.message())  # a retry, or a release this command ran, rolled back

@@ -20,6 +20,7 @@ from shipyard.ledger.store import EventKind, EventView, Ledger, ReleaseView
 from shipyard.release.backend import COLOURS, Backend, RouterError, other, serving_colour
 from shipyard.release.lock import LEASE_SECONDS, Hold, holding
 from shipyard.release.probe import LoadGenerator
+from shipyard.release.progress import latest
 from shipyard.release.rollout import (
     Check,
     Command,
@@ -103,10 +104,10 @@ class Engine:
         (`hold`, when the caller has it already); one that ended meanwhile is reported, never started again."""
         if hold is None:
             with self._holding(release.environment, release.app, actor, f"finish release {release.version}"):
-                return self._ended(release) or self._run(release)
+                return self._settled(release) or self._run(release)
         self.hold = hold
         try:
-            return self._ended(release) or self._run(release)
+            return self._settled(release) or self._run(release)
         finally:
             self.hold = None
 
@@ -126,12 +127,20 @@ class Engine:
             self._record_once(interrupted, EventKind.COMMAND, why, key="interrupted", details={"command": "abort"})
             self._run(interrupted)
         release = self._resume_or_start(request)
-        return self._ended(release) or self._run(release)
+        return self._settled(release) or self._run(release)
 
-    def _ended(self, release: ReleaseView) -> Outcome | None:
-        """How a release ended when it was rolled back (by its engine, an abort, a rollback): it never runs again."""
-        rolled_back = _last(self.ledger.events(release.id), EventKind.ROLLED_BACK)
-        return Outcome(release, False, rolled_back.reason) if rolled_back else None
+    def _settled(self, release: ReleaseView) -> Outcome | None:
+        """How a release ended, when it must not run again: rolled back (by its engine, an abort, a rollback), or
+        followed by a newer release (run again, it would take that release's colour for its own old one)."""
+        events = self.ledger.events(release.id)
+        rolled_back = _last(events, EventKind.ROLLED_BACK)
+        if rolled_back is not None:
+            return Outcome(release, False, rolled_back.reason)
+        newest = latest(self.ledger, release.environment, release.app)
+        if newest is None or newest.id == release.id:
+            return None
+        promoted = _last(events, EventKind.PROMOTED) is not None
+        return Outcome(release, promoted, f"{'promoted' if promoted else 'ended'}; {newest.version} was released since")
 
     def _run(self, release: ReleaseView) -> Outcome:
         self._seen = None
@@ -216,7 +225,7 @@ class Engine:
         shifts = [e for e in events if e.kind is EventKind.SHIFTED]
         failed = _last(events, EventKind.FAILED)
         promoted = _last(events, EventKind.PROMOTED)
-        orders = Orders.of(events)
+        orders = Orders.of(events, self.hold.lease.token if self.hold else None)
         self._commands_seen = sum(1 for e in events if e.kind is EventKind.COMMAND)
         started = [e for e in events if e.kind is EventKind.NOTE and e.details.get("action") == Step.START_CANDIDATE]
         stable_running = self.backend.running(release.app, other(candidate))
@@ -413,8 +422,10 @@ class Orders:
     promote: Promote | None = None
 
     @classmethod
-    def of(cls, events: list[EventView]) -> Orders:
-        commands = [e for e in events if e.kind is EventKind.COMMAND]
+    def of(cls, events: list[EventView], token: int | None = None) -> Orders:
+        """token: the lock's fencing token of the engine reading them; an abort a rollback asked of the holder of
+        another token was for an engine that is gone (another runs the release now), and lapses with it."""
+        commands = [e for e in events if e.kind is EventKind.COMMAND and _for(e, token)]
         said = {e.details.get("command"): e for e in commands}  # the latest of each
         abort = said.get(Command.ABORT)
         pauses = [e for e in commands if e.details.get("command") in (Command.PAUSE, Command.RESUME)]
@@ -425,6 +436,11 @@ class Orders:
             f"paused by {paused.actor}: {paused.reason}" if paused else None,
             Promote.FULL if full else Promote.AFTER_ANALYSIS if Command.PROMOTE in said else None,
         )
+
+
+def _for(command: EventView, token: int | None) -> bool:
+    asked_of = command.details.get("holder")
+    return asked_of is None or token is None or asked_of == token
 
 
 def _start_key(request: ReleaseRequest) -> str:

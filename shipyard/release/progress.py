@@ -45,8 +45,22 @@ def abortable(ledger: Ledger, environment: str, app: str) -> ReleaseView | None:
 
 def ask_to_abort(ledger: Ledger, environment: str, app: str, actor: str, reason: str, asked: set[int]) -> None:
     """While another holds the app's lock: the release it runs is asked to abort (once; `asked` keeps the ids), and
-    its engine honours that within a pass and lets go."""
+    its engine honours that within a pass and lets go. The ask names the holder's fencing token: an engine that takes
+    the release over later (the holder died) does not act on it; the rollback, holding the lock, rolls it back."""
+    holder = ledger.leases.holder(environment, app)
     release = abortable(ledger, environment, app)
-    if release is not None and release.id not in asked and ledger.leases.holder(environment, app) is not None:
-        ledger.record(release.id, EventKind.COMMAND, actor, reason, details={"command": Command.ABORT.value})
+    if holder is not None and release is not None and release.id not in asked:
+        details = {"command": Command.ABORT.value, "holder": holder.token}
+        ledger.record(release.id, EventKind.COMMAND, actor, reason, details=details)
         asked.add(release.id)
+
+
+def subject_of(ledger: Ledger, environment: str, app: str, command: str) -> ReleaseView | None:
+    """The release a command acts on now: what a signed command names, so it cannot be used on another one."""
+    if command == "rollback":
+        return abortable(ledger, environment, app) or ledger.current(environment, app)
+    if command == Command.ABORT:
+        return abortable(ledger, environment, app)
+    if command == "retry":
+        return latest(ledger, environment, app)
+    return in_progress(ledger, environment, app)

@@ -152,6 +152,8 @@ def decide(o: Observed, spec: RolloutSpec, now: datetime, capabilities: Capabili
         return _roll_back(o, reason)
     if not o.candidate_running:
         return Decision(Step.START_CANDIDATE, "candidate colour is not running")
+    if o.candidate_started_at is None and o.weight == 0:  # something else left running there (a failed engine's)
+        return Decision(Step.START_CANDIDATE, "candidate colour runs something this release never started: replace it")
     if o.health is not Health.HEALTHY:
         return Decision(Step.WAIT, "waiting for /health and /ready on the candidate")
     if o.weight == 0 and o.preview_smoke is Check.NOT_RUN:

@@ -92,8 +92,7 @@ def sign(stack: Stack, name: str, command: str, reason: str) -> dict[str, object
 def run(stack: Stack, deployment: str, signed: dict[str, object]) -> FlowRun:
     """What the Prefect UI or any API user can do: run the deployment with any parameters."""
     found = stack.client.read_deployment_by_name(deployment)
-    started = stack.client.create_flow_run_from_deployment(found.id, parameters={"repo": str(stack.repo),
-                                                                                 "signed": signed})  # fmt: skip
+    started = stack.client.create_flow_run_from_deployment(found.id, parameters={"signed": signed})
     return stack.wait(started.id, StateType.COMPLETED, StateType.FAILED, StateType.CRASHED)
 
 
@@ -123,8 +122,9 @@ def test_the_rollback_deployment_puts_the_previous_stable_release_back_for_a_sig
     assert rolled and rolled[-1].actor == "dana" and rolled[-1].reason.startswith("error budget burning")
     assert any(t.startswith(f":rewind: api in production: {previous.version} is back") for t in stack.slack.texts())
 
-    # the same signed rollback again (replayed from a log, a second click): refused, not a second step back
-    assert failed_with(run(stack, "rollback/rollback", signed), "this signed command was used before")
+    # the same signed rollback again (replayed from the run's parameters, a second click): it was for the release
+    # that is gone now, so refused, not a second step back
+    assert failed_with(run(stack, "rollback/rollback", signed), f"was signed for release #{current.id}")
     assert stack.ledger().current("production", "api") == restored
 
 
@@ -132,9 +132,11 @@ def test_the_rollout_command_deployment_verifies_who_gives_a_command(stack: Stac
     before = stack.ledger().recent_events("production", "api", limit=500)
     assert failed_with(run(stack, "rollout-command/rollout-command", sign(stack, "mallory", "abort", "mine")),
                        "signature refused")  # fmt: skip
-    final = run(stack, "rollout-command/rollout-command", sign(stack, "dana", "abort", "checking"))
+    signed = sign(stack, "dana", "abort", "checking")
+    final = run(stack, "rollout-command/rollout-command", signed)
     assert failed_with(final, "no release of api is in progress in production: nothing to abort")
-    assert stack.ledger().recent_events("production", "api", limit=500) == before  # nothing recorded either time
+    assert failed_with(run(stack, "rollout-command/rollout-command", signed), "this signed command was used before")
+    assert stack.ledger().recent_events("production", "api", limit=500) == before  # nothing recorded any time
 
 
 def test_a_commit_failing_its_checks_never_asks_for_approval_and_slack_hears_why(stack: Stack) -> None:

@@ -38,3 +38,21 @@ def said(*commands: tuple[str, str]) -> list[EventView]:
 )  # fmt: skip
 def test_orders(commands: tuple[tuple[str, str], ...], orders: Orders) -> None:
     assert Orders.of(said(*commands)) == orders
+
+
+def asked_of(holder: int) -> EventView:
+    details = {"command": "abort", "holder": holder}
+    return EventView(9, 7, EventKind.COMMAND, None, "oncall", "emergency rollback: 5xx", details, AT)
+
+
+@pytest.mark.parametrize(
+    ("token", "aborted"),
+    [
+        (4, True),  # the engine the rollback asked
+        (5, False),  # an engine that took the release over after that one died: the rollback handles it, not this
+        (None, True),  # read without a lock (status): the ask is shown
+    ],
+)
+def test_an_abort_asked_of_a_lock_holder_is_for_that_holder_only(token: int | None, aborted: bool) -> None:
+    orders = Orders.of([*said(), asked_of(holder=4)], token)
+    assert (orders.abort is not None) is aborted

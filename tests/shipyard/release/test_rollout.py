@@ -56,6 +56,14 @@ AT_100 = replace(BASE, preview_smoke=Check.PASSED, weight=100, weight_since=at(1
             "not running",
             None,
         ),
+        (
+            "a colour left running that this release never started (a failed engine's) is replaced, not adopted",
+            replace(BASE, candidate_started_at=None),
+            at(0),
+            Step.START_CANDIDATE,
+            "never started",
+            None,
+        ),
         ("starting", replace(BASE, health=Health.UNKNOWN), at(5), Step.WAIT, "/ready", None),
         ("not ready but within limit", replace(BASE, health=Health.UNHEALTHY), at(119), Step.WAIT, "/ready", None),
         (

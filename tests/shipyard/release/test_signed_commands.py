@@ -111,3 +111,16 @@ def test_a_refusal_is_a_command_refused(keys: dict[str, Path], ledger: Ledger) -
     signed = sign_command("production", "api", "abort", "why", keys["mallory"], now=NOW)
     with pytest.raises(CommandRefused):
         signer_of(ledger, policy(keys), signed, "production", "api", "abort", NOW)
+
+
+def test_a_command_is_honoured_only_for_the_release_it_was_signed_for(keys: dict[str, Path], ledger: Ledger) -> None:
+    """A rollback signed while 1.3 served, replayed after 1.3 is gone (a cancelled run's parameters), would roll
+    1.2 back too: refused, and its nonce is not spent."""
+    older = ledger.start_release("production", "api", "1.2", "b" * 40, "img:1.2", "blue", "ci")
+    newer = ledger.start_release("production", "api", "1.3", "c" * 40, "img:1.3", "green", "ci")
+    signed = sign_command("production", "api", "rollback", "5xx", keys["alice"], now=NOW, release=newer)
+    with pytest.raises(CommandRefused, match=rf"signed for release #{newer.id}; it would act on release #{older.id}"):
+        signer_of(ledger, policy(keys), signed, "production", "api", "rollback", NOW, release=older)
+    with pytest.raises(CommandRefused, match="it would act on no release now"):
+        signer_of(ledger, policy(keys), signed, "production", "api", "rollback", NOW)
+    assert signer_of(ledger, policy(keys), signed, "production", "api", "rollback", NOW, release=newer) == "alice"
