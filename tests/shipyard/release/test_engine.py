@@ -273,3 +273,19 @@ def test_a_rollback_finishes_a_release_whose_engine_died_holding_the_lock_and_th
     starts = [e for e in engine.ledger.recent_events("production", "api") if e.kind is EventKind.STARTED]
     assert [engine.ledger.release(e.release_id).version for e in starts[:2]] == ["1.2.0", "1.1.0"]
     assert engine.backend.weights("api") == stable
+
+
+def test_a_retried_run_whose_release_a_newer_one_followed_reports_it_and_leaves_the_newer_one_serving(
+    engine: Engine,
+) -> None:
+    assert deploy(engine, "1.0.0").succeeded
+    keyed = ReleaseRequest("production", "api", "1.1.0", "sha1.1.0", "img:1.1.0", "ci", run="flow-run-8")
+    first = engine.deploy(keyed)
+    newer = deploy(engine, "1.2.0")
+    assert first.succeeded and newer.succeeded
+    serving = engine.backend.weights("api")
+
+    again = engine.deploy(keyed)  # the flow's task retried after 1.2.0 went out
+    assert again.succeeded and again.release.id == first.release.id and "1.2.0 was released since" in again.reason
+    assert engine.backend.weights("api") == serving and engine.backend.running("api", newer.release.colour)
+    assert serving_version(engine) == {"1.2.0"}
