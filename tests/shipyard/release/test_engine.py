@@ -286,6 +286,6 @@ def test_a_retried_run_whose_release_a_newer_one_followed_reports_it_and_leaves_
     serving = engine.backend.weights("api")
 
     again = engine.deploy(keyed)  # the flow's task retried after 1.2.0 went out
+    assert engine.backend.running("api", newer.release.colour), "the retry stopped the colour serving 1.2.0"
+    assert engine.backend.weights("api") == serving and serving_version(engine) == {"1.2.0"}
     assert again.succeeded and again.release.id == first.release.id and "1.2.0 was released since" in again.reason
-    assert engine.backend.weights("api") == serving and engine.backend.running("api", newer.release.colour)
-    assert serving_version(engine) == {"1.2.0"}
