@@ -84,10 +84,10 @@ def emergency_rollback(
     with holding(ledger, environment, app, actor, why, lock_wait, every=0.1, while_held=abort_what_it_runs) as hold:
         aborted = [ledger.release(r) for r in sorted(asked) if _rolled_back(ledger, r)]
         unfinished = in_progress(ledger, environment, app)
-        if unfinished is not None:  # its engine is gone: the release is rolled back here, holding the lock
-            if unfinished.id not in asked:
-                ledger.record(unfinished.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value},
-                              fence=hold.lease)  # fmt: skip
+        if unfinished is not None:  # its engine is gone: the release is rolled back here, holding the lock (an ask
+            # of the holder before lapsed with it)
+            ledger.record(unfinished.id, EventKind.COMMAND, actor, why, details={"command": Command.ABORT.value},
+                          fence=hold.lease)  # fmt: skip
             Engine(ledger, backend, RolloutSpec(), [], poll=0.1).finish(unfinished, actor, hold)
             aborted.append(unfinished)
         serving = ledger.current(environment, app)
