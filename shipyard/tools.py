@@ -72,15 +72,23 @@ def _install(tool: Tool, venv: Path) -> None:
     shutil.rmtree(venv, ignore_errors=True)
     created = run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     if created.ok:
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
+        python = str(venv / "bin" / "python")
+        pip = [python, "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
         pip.append("--only-binary=:all:")  # an sdist's build would fetch its build requirements with no hash
+        # The file is the whole resolved set: pip installs exactly it and `pip check` confirms nothing is missing;
+        # resolving again looks past a pin for an extra (pkg[extra]) once a newer release exists (pip #9644, #12345)
+        pip.append("--no-deps")
         installed = run([*pip, "-r", str(tool.pins)], timeout=INSTALL_TIMEOUT)
+        if installed.ok:
+            installed = run([python, "-m", "pip", "check"], timeout=120)
         if installed.ok:
             (venv / DONE_MARKER).touch()
             return
         created = installed
     shutil.rmtree(venv, ignore_errors=True)
-    raise ToolUnavailable(f"{tool.requirement} could not be installed from {tool.pins.name}: {_why(created.stderr)}")
+    raise ToolUnavailable(
+        f"{tool.requirement} could not be installed from {tool.pins.name}: {_why(created.stderr or created.stdout)}"
+    )
 
 
 def _why(stderr: str) -> str:

@@ -9,10 +9,14 @@ RUN apt-get update \
 WORKDIR /opt/shipyard
 # Dependencies first, each distribution checked against its pinned sha256 (scripts/pin_requirements.py worker), wheels
 # only (an sdist's build would fetch its build requirements unhashed), in a layer of their own: a change to
-# Shipyard's sources rebuilds only the layer below.
+# Shipyard's sources rebuilds only the layer below. The file is the whole resolved set, so pip installs exactly it
+# (--no-deps) and `pip check` confirms nothing is missing: resolving again would look past a pin for an extra such
+# as prefect's httpx[http2] once a newer release exists, and refuse it unhashed (pip issues #9644, #12345).
 COPY requirements/worker.txt requirements/worker.txt
 RUN python3 -m venv /opt/shipyard/venv \
-    && /opt/shipyard/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: -r requirements/worker.txt
+    && /opt/shipyard/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: --no-deps \
+        -r requirements/worker.txt \
+    && /opt/shipyard/venv/bin/pip check
 COPY pyproject.toml README.md prefect.yaml ./
 COPY shipyard/ shipyard/
 COPY cli/ cli/
