@@ -73,14 +73,15 @@ def _install(tool: Tool, venv: Path) -> None:
     created = run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     if created.ok:
         python = str(venv / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
+        # -I: only the tool's own environment (a PYTHONPATH pointing at a project's source would add its metadata)
+        pip = [python, "-I", "-m", "pip", "install", "--quiet", "--no-input", "--require-hashes"]
         pip.append("--only-binary=:all:")  # an sdist's build would fetch its build requirements with no hash
         # The file is the whole resolved set: pip installs exactly it and `pip check` confirms nothing is missing;
         # resolving again looks past a pin for an extra (pkg[extra]) once a newer release exists (pip #9644, #12345)
         pip.append("--no-deps")
         installed = run([*pip, "-r", str(tool.pins)], timeout=INSTALL_TIMEOUT)
         if installed.ok:
-            installed = run([python, "-m", "pip", "check"], timeout=120)
+            installed = run([python, "-I", "-m", "pip", "check"], timeout=120)
         if installed.ok:
             (venv / DONE_MARKER).touch()
             return
