@@ -46,14 +46,14 @@ def signer(
     """Who gives a release command: with a policy in force, the approver whose key signs it (verified as the
     rollout-command deployment verifies it, for the release it acts on in `recorded`, the ledger's name of the
     environment's target); without one (a machine of your own), the name given with --as."""
-    from shipyard.policy.current import in_force
-    from shipyard.release.progress import subject_of
-    from shipyard.release.signed import sign_command, signer_of
-
     if ledger.policy() is None:
         if not actor:
             raise InputError("--as: who gives the command (recorded); with a policy in force, --key signs it instead")
         return actor
+    from shipyard.policy.current import in_force
+    from shipyard.release.progress import subject_of
+    from shipyard.release.signed import sign_command, signer_of
+
     if actor:
         raise InputError(f"--as: a policy is in force: the {command} is signed with --key and its signer recorded")
     subject = subject_of(ledger, recorded, app, command)

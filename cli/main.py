@@ -1,31 +1,66 @@
 """The `shipyard` command: every area's commands on one app. Exit codes: 0 passed, 1 checks failed, 2 bad input,
-3 could not run."""
+3 could not run.
+
+A call loads only the area its first word names (`shipyard rollback` never imports the scanners, the webhook relay
+or the config schema): an emergency rollback is timed from the keypress."""
 
 from __future__ import annotations
 
-from cli import approvals, checks, config, images, policy, release, rollout, sample, server, webhook
+import importlib
+import sys
+from typing import TYPE_CHECKING
+
 from cli.app import app
 
-__all__ = ["app", "main"]  # the app with every command on it (cli.app's alone has none)
+if TYPE_CHECKING:
+    import typer
 
-app.command("approve")(approvals.approve)
-app.command("deploy")(release.deploy)
-app.command("rollback")(release.rollback)
-app.command("status")(release.status)
-app.add_typer(approvals.commands, name="approvals")
-app.add_typer(policy.commands, name="policy")
-app.add_typer(rollout.commands, name="rollout")
-app.add_typer(checks.commands, name="run")
-app.add_typer(config.commands, name="config")
-app.add_typer(sample.commands, name="sample")
-app.add_typer(server.commands, name="server")
-app.add_typer(images.commands, name="images")
-app.add_typer(webhook.commands, name="webhook")
-app.add_typer(server.demo_commands, name="demo")
+__all__ = ["main", "with_commands"]
+
+# command name -> (module, attribute): a function is one command, a typer.Typer a group of them
+COMMANDS: dict[str, tuple[str, str]] = {
+    "approve": ("cli.approvals", "approve"),
+    "deploy": ("cli.release", "deploy"),
+    "rollback": ("cli.release", "rollback"),
+    "status": ("cli.release", "status"),
+    "approvals": ("cli.approvals", "commands"),
+    "policy": ("cli.policy", "commands"),
+    "rollout": ("cli.rollout", "commands"),
+    "run": ("cli.checks", "commands"),
+    "config": ("cli.config", "commands"),
+    "sample": ("cli.sample", "commands"),
+    "server": ("cli.server", "commands"),
+    "images": ("cli.images", "commands"),
+    "webhook": ("cli.webhook", "commands"),
+    "demo": ("cli.server", "demo_commands"),
+}
+_added: set[str] = set()
+
+
+@app.callback()
+def _shipyard() -> None:
+    """Shipyard: CI/CD as Prefect flows."""  # a callback keeps the app a group when a call registers one command
+
+
+def with_commands(names: list[str] | None = None) -> typer.Typer:
+    """The app with the named commands on it (all when None), in the order `shipyard --help` lists them."""
+    import typer
+
+    for name, (module, attribute) in COMMANDS.items():
+        if (names is not None and name not in names) or name in _added:
+            continue
+        _added.add(name)
+        target = getattr(importlib.import_module(module), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
 
 
 def main() -> None:
     from shipyard.processes import restore_default_signals
 
     restore_default_signals()  # a background start must not leave this process and its children deaf to SIGTERM
-    app()
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    with_commands([first] if first in COMMANDS else None)()  # --help, typos and completion see every command

@@ -243,9 +243,9 @@ def _shipyard_problems(args: list[str]) -> list[str]:
 
 @cache
 def _cli() -> Any:
-    from cli.main import app
+    from cli.main import with_commands
 
-    return typer.main.get_command(app)
+    return typer.main.get_command(with_commands())
 
 
 @cache

@@ -49,11 +49,23 @@ def test_unreachable_prefect_api_exits_3_with_the_reason(tmp_path: Path) -> None
 
 def test_the_command_starts_without_prefect_or_the_layers_above_the_core() -> None:
     """Each command imports what it needs when it runs: `shipyard config check` never waits for Prefect to load."""
-    probe = "import sys, cli.main; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    probe = "import sys, cli.main; cli.main.with_commands(); print(sorted({m.split('.')[0] for m in sys.modules}))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     loaded = set(ast.literal_eval(done.stdout))
     assert not loaded & {"prefect", "flows", "tasks", "deployments", "sqlalchemy", "uvicorn", "docker"}, loaded
+
+
+def test_a_rollback_loads_only_its_own_area() -> None:
+    """`shipyard rollback` is timed from the keypress: registering it loads neither the other areas nor the config
+    schema (read once the holder of the lock has been asked to abort)."""
+    probe = "import sys, cli.main; cli.main.with_commands(['rollback']); print(sorted(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = set(ast.literal_eval(done.stdout))
+    others = {"cli.checks", "cli.policy", "cli.images", "cli.webhook", "cli.server", "cli.sample", "cli.config"}
+    assert not loaded & (others | {"yaml", "shipyard.config.schema", "shipyard.checks", "httpx"}), loaded
+    assert "cli.release" in loaded
 
 
 def test_the_webhook_relay_will_not_start_without_a_repository_to_serve(tmp_path: Path) -> None:
