@@ -13,6 +13,7 @@ import pytest
 from deployments.local_server import LocalServer, ensure_server
 from shipyard.errors import ShipyardError
 from shipyard.files import free_port
+from shipyard.ledger import Ledger
 from shipyard.processes import MARKER, kill_survivors, restore_default_signals, wait_for_none
 from tests.capabilities import require
 from tests.support.scheduling import LongestFirst, longest_first
@@ -93,6 +94,15 @@ def prefect_server(postgres_server: str, tmp_path_factory: pytest.TempPathFactor
             raise
         yield server
         server.stop()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A migrated ledger in a SQLite file of the test's own (tests/shipyard/ledger runs its own on PostgreSQL too)."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger.migrate()
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture

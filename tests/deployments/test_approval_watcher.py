@@ -3,7 +3,6 @@ never read again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,6 @@ CONFIG = load_config(Path(__file__).parents[2] / "examples" / "platform" / "ship
 @flow(name="watcher-test")
 def waiting() -> None:  # never run: the test sets the run's states itself
     pass
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.migrate()
-    yield ledger
-    ledger.close()
 
 
 def test_a_run_cancelled_at_its_gate_is_recorded_abandoned_once_and_not_read_again(

@@ -3,7 +3,6 @@ waits; bound to (run, approver), once, until they expire. Real ssh-keygen keys, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,14 +29,12 @@ def keys(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.migrate()
+def ledger(ledger: Ledger) -> Ledger:
+    """The suite's SQLite ledger with both runs waiting at their gate."""
     for run in (RUN, OTHER):
         ledger.decide(Asked("production", run, "a" * 40, "1.0"), DecisionKind.REQUESTED, "pipeline", "pipeline", "",
                       idempotency_key=f"{run}:requested")  # fmt: skip
-    yield ledger
-    ledger.close()
+    return ledger
 
 
 def policy(keys: dict[str, Path]) -> Policy:

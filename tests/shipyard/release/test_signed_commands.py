@@ -3,7 +3,7 @@ environment and app signed, within 5 minutes, once. Real ssh-keygen keys, a SQLi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,14 +24,6 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     require_tools("ssh-keygen")
     return make_keys(tmp_path_factory.mktemp("keys"), "alice", "bob", "mallory")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    ledger.migrate()
-    yield ledger
-    ledger.close()
 
 
 def policy(keys: dict[str, Path]) -> Policy:
