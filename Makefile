@@ -8,9 +8,10 @@ DEMO_APPROVE ?= auto
 DEMO_PORT_OFFSET ?= 0
 PYTEST_ARGS ?=
 # The suite runs on this many xdist workers, a test file per worker at a time, longest first
-# (tests/support/scheduling.py). Two on two cores: each worker runs its own Prefect and PostgreSQL servers, and a
-# third worker cost more CPU than it filled (measured: 2 workers 17:17, 3 workers 18:17-19:31).
-TEST_WORKERS ?= 2
+# (tests/support/scheduling.py). Three on two cores: each worker runs its own Prefect and PostgreSQL servers, and
+# the slow tests wait on servers, pauses and leases often enough that a third worker fills the cores (measured on
+# this machine, warm: 2 workers 17:23 at 1.33 cores busy, 3 workers 14:40 at 1.70).
+TEST_WORKERS ?= 3
 
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 

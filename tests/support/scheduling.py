@@ -12,22 +12,30 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
-# Measured with --durations (wall seconds under three workers): the files that take longest start first. A file
-# not listed starts after these, in collection order.
+# Measured (wall seconds of a file under three workers, warm machine / fresh machine where they differ): the files
+# that take longest start first. The images and docker-pool files come early because a fresh machine makes their
+# base images and builds from nothing (images 141-431 s, docker pool 210-300 s in fresh CI runs). A file not listed
+# starts after these, in collection order.
 LONGEST_FIRST = (
-    "tests/e2e/test_production_deploy.py",
-    "tests/e2e/test_pr_checks.py",
-    "tests/e2e/test_production_rollback.py",
-    "tests/e2e/test_policy_gate.py",
-    "tests/shipyard/release/test_engine_crash.py",
-    "tests/e2e/test_docker_pool.py",
-    "tests/infra/test_k8s_manifests.py",
-    "tests/shipyard/release/test_engine.py",
-    "tests/e2e/test_images.py",
-    "tests/e2e/test_release_cli_ecs.py",
-    "tests/e2e/test_demo.py",
-    "tests/e2e/test_nightly.py",
-    "tests/shipyard/release/test_ecs_backend.py",
+    "tests/e2e/test_production_deploy.py",  # 332 s
+    "tests/e2e/test_production_rollback.py",  # 318 s
+    "tests/e2e/test_images.py",  # 156 s; fresh 141-431 s
+    "tests/e2e/test_pr_checks.py",  # 296 s with test_pr_checks_stages.py (TOGETHER)
+    "tests/e2e/test_docker_pool.py",  # 75 s; fresh 210-300 s
+    "tests/e2e/test_demo.py",  # 117 s; fresh 106-309 s
+    "tests/e2e/test_policy_gate.py",  # 221 s
+    "tests/shipyard/release/test_engine.py",  # 211 s
+    "tests/e2e/test_release_lock.py",  # 137 s
+    "tests/shipyard/release/test_engine_crash.py",  # 135 s
+    "tests/e2e/test_rollout_commands.py",  # 93 s
+    "tests/shipyard/release/test_local_containers.py",  # 49 s
+    "tests/e2e/test_release_cli_ecs.py",  # 46 s
+    "tests/shipyard/database/test_migrations_stage.py",  # 44 s
+    "tests/e2e/test_nightly.py",  # 39 s
+    "tests/shipyard/release/test_ecs_backend.py",  # 30 s
+    "tests/shipyard/release/test_kubernetes_backend.py",  # 27 s
+    "tests/shipyard/release/test_package.py",  # 27 s
+    "tests/e2e/test_release_cli.py",  # 24 s
 )
 # Files that run on one worker, one after the other: the second reuses the sample's installs and cached checks of
 # the first (each worker has its own Prefect server and result storage).

@@ -20,7 +20,8 @@ def test_a_request_sent_before_the_window_opened_is_not_counted_in_it() -> None:
         if slow.is_set():
             in_flight.set()
             time.sleep(0.6)
-        return 200, {}, {}
+            return 200, {}, {"X-Colour": "slow"}
+        return 200, {}, {"X-Colour": "fast"}
 
     with serving(app) as url, LoadGenerator(url, keepalive_clients=1, fresh_clients=0) as load:
         assert in_flight.wait(10)  # one slow request in flight (waited for, not assumed after a sleep: a busy machine)
@@ -28,9 +29,10 @@ def test_a_request_sent_before_the_window_opened_is_not_counted_in_it() -> None:
         window = load.open_window()  # returns the window that closes
         time.sleep(1.0)
         fresh = load.window
-    assert fresh.requests > 0
-    assert max(fresh.latencies_ms) < 300, "the slow request that was in flight at the shift landed in the new window"
-    assert window.requests >= 1 and max(window.latencies_ms) >= 500
+    # told apart by what answered them, not by their latency: on a busy machine a fast answer can take 600 ms too
+    assert fresh.by_colour["fast"] > 0
+    assert fresh.by_colour["slow"] == 0, "the slow request that was in flight at the shift landed in the new window"
+    assert window.by_colour["slow"] == 1 and max(window.latencies_ms) >= 500
 
 
 def test_the_probe_sends_no_more_than_its_rate_however_fast_the_answers() -> None:
