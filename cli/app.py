@@ -15,6 +15,12 @@ EXIT_TERMINATED = 128 + 15  # stopped by SIGTERM, as a shell reports it
 
 app = typer.Typer(help="Shipyard: CI/CD as Prefect flows.", no_args_is_help=True, pretty_exceptions_enable=False)
 
+
+@app.callback()
+def _group() -> None:
+    return None  # keeps `shipyard` a group when a call registers one command (cli.main); the help is the app's
+
+
 # Wide when piped (CI logs, tests) so table rows and URLs are not folded.
 out = Console(width=None if Console().is_terminal else 200)
 err = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 200)

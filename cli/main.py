@@ -37,13 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 _added: set[str] = set()
 
 
-@app.callback()
-def _shipyard() -> None:
-    """Shipyard: CI/CD as Prefect flows."""  # a callback keeps the app a group when a call registers one command
-
-
 def with_commands(names: list[str] | None = None) -> typer.Typer:
-    """The app with the named commands on it (all when None), in the order `shipyard --help` lists them."""
+    """The app with the named commands added (all when None). `shipyard --help` lists commands in the order they
+    were added: COMMANDS' order when every command is added in one call, as `main` does for --help."""
     import typer
 
     for name, (module, attribute) in COMMANDS.items():
